@@ -1,0 +1,335 @@
+"""Multi-head attention: every token looks at every other token and takes a weighted average.
+
+`softmax(Q K^T / sqrt(d_k)) V`, computed by several heads in parallel, each with
+its own projections, then concatenated and projected back to the model width.
+
+Two code paths give the same numbers:
+- the *fused* path calls `keras.ops.dot_product_attention`, which on a GPU runs
+  a fused/flash kernel (cuDNN on JAX, SDPA on PyTorch) and never stores the
+  `(T, T)` weight matrix;
+- the *explicit* path writes the softmax out, in float32. It runs when the
+  attention weights are asked for (`return_attention_scores=True`) or when
+  attention dropout is active (the fused kernels have no dropout).
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keraskit.layers._checks import check_rank
+
+# What the explicit path puts in place of a masked logit before the softmax.
+# Logits are float32 there, so this is far below any real logit yet finite.
+_MASKED_LOGIT = -1e9
+
+
+def causal_mask(query_length, key_length=None):
+    """Boolean `(query_length, key_length)` mask: position t may look at positions <= t.
+
+    Example:
+
+    >>> import numpy as np
+    >>> np.asarray(causal_mask(3)).astype(int).tolist()
+    [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    """
+    key_length = query_length if key_length is None else key_length
+    rows = ops.arange(query_length)[:, None]
+    columns = ops.arange(key_length)[None, :]
+    # With a longer key (cached past tokens), the last query sees every key.
+    return rows + (key_length - query_length) >= columns
+
+
+class _MultiHeadAttentionBase(keras.layers.Layer):
+    """What self- and cross-attention share: arguments, masks, and the two attention paths."""
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_heads) < 1:
+            raise ValueError(f"`num_heads` must be >= 1. Received: num_heads={num_heads}")
+        if key_dim is not None and int(key_dim) < 1:
+            raise ValueError(f"`key_dim` must be >= 1 or None. Received: key_dim={key_dim}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        self.num_heads = int(num_heads)
+        self.key_dim = None if key_dim is None else int(key_dim)
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+        self.attention_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="attention_dropout"
+        )
+
+    def _head_dim(self, model_dim):
+        """The per-head width: `key_dim`, or the model width split evenly across heads."""
+        if self.key_dim is not None:
+            return self.key_dim
+        if model_dim % self.num_heads != 0:
+            raise ValueError(
+                f"{type(self).__name__}: `num_heads`={self.num_heads} does not divide the "
+                f"input width {model_dim} ({model_dim} / {self.num_heads} = "
+                f"{model_dim / self.num_heads:.3g}). Choose num_heads among the divisors "
+                f"of {model_dim}, or pass `key_dim`."
+            )
+        return model_dim // self.num_heads
+
+    def _dense(self, units, name):
+        return keras.layers.Dense(
+            units,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _attention_mask(self, mask, query_length, key_length):
+        """Turn a padding mask `(B, S)` or attention mask `(B, T, S)` into `(B, 1, T, S)` bools."""
+        if mask is None:
+            return None
+        expected = f"a padding mask (batch, {key_length}) or an attention mask " \
+            f"(batch, {query_length}, {key_length})"
+        if len(mask.shape) == 2:
+            if mask.shape[-1] is not None and key_length is not None \
+                    and mask.shape[-1] != key_length:
+                raise ValueError(
+                    f"{type(self).__name__}: `mask` must be {expected}. "
+                    f"Received `mask` of shape {tuple(mask.shape)}."
+                )
+            mask = ops.cast(mask, "bool")[:, None, None, :]  # every query sees the same keys
+        elif len(mask.shape) == 3:
+            wanted = (query_length, key_length)
+            for got, want in zip(mask.shape[1:], wanted, strict=True):
+                if got is not None and want is not None and got != want:
+                    raise ValueError(
+                        f"{type(self).__name__}: `mask` must be {expected}. "
+                        f"Received `mask` of shape {tuple(mask.shape)}."
+                    )
+            mask = ops.cast(mask, "bool")[:, None, :, :]  # the same for every head
+        else:
+            raise ValueError(
+                f"{type(self).__name__}: `mask` must be {expected}. "
+                f"Received `mask` of shape {tuple(mask.shape)} (rank {len(mask.shape)})."
+            )
+        return mask
+
+    def _attend(self, query, key, value, mask, use_causal_mask, return_scores, training):
+        """Attention over heads. query `(B, T, N, H)`, key/value `(B, S, N, H)` -> `(B, T, N, H)`."""
+        query_length, key_length = ops.shape(query)[1], ops.shape(key)[1]
+        mask = self._attention_mask(mask, query.shape[1], key.shape[1])
+        if use_causal_mask and mask is not None:
+            mask = ops.logical_and(mask, causal_mask(query_length, key_length)[None, None])
+        if mask is not None:
+            # A query that may see no key at all (a fully padded sequence) would
+            # divide 0 by 0 in the softmax. Let such a row see every key instead:
+            # its output is then finite, and it is padding anyway.
+            sees_something = ops.any(mask, axis=-1, keepdims=True)
+            mask = ops.logical_or(mask, ops.logical_not(sees_something))
+        scale = 1.0 / math.sqrt(query.shape[-1])
+        dropout_active = bool(training) and self.dropout > 0.0
+        if not return_scores and not dropout_active:
+            outputs = ops.dot_product_attention(
+                query,
+                key,
+                value,
+                mask=mask,
+                scale=scale,
+                # Pure causal attention uses the kernel's own causal flag (fastest).
+                is_causal=bool(use_causal_mask) and mask is None,
+            )
+            return outputs, None
+        # Explicit path. Logits and softmax in float32, even under mixed precision:
+        # bfloat16 has 8 bits of mantissa, too few for exp() of large logits.
+        logits = ops.einsum("btnh,bsnh->bnts", query, key)  # (B, N, T, S)
+        logits = ops.cast(logits, "float32") * scale
+        if mask is None and use_causal_mask:
+            mask = causal_mask(query_length, key_length)[None, None]
+        if mask is not None:
+            logits = ops.where(mask, logits, _MASKED_LOGIT)
+        weights = ops.softmax(logits, axis=-1)  # (B, N, T, S), float32, rows sum to 1
+        dropped = self.attention_dropout(weights, training=training)
+        outputs = ops.einsum("bnts,bsnh->btnh", ops.cast(dropped, value.dtype), value)
+        return outputs, weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class MultiHeadSelfAttention(_MultiHeadAttentionBase):
+    """Multi-head self-attention: queries, keys and values all come from the same sequence.
+
+    Each of `num_heads` heads projects the tokens to queries, keys and values
+    of width `key_dim`, computes `softmax(Q K^T / sqrt(key_dim)) V`, and the
+    heads' outputs are concatenated and projected back to the input width
+    (Vaswani et al., 2017). The three projections are one fused `Dense` layer
+    (`qkv`), one matrix multiply instead of three.
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: width of each head; default `input_width // num_heads`.
+        dropout: dropout rate on the attention weights.
+        use_bias: whether the projections add a bias.
+        kernel_initializer: initializer of the projection kernels.
+        bias_initializer: initializer of the projection biases.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, length, dim)`.
+        mask: optional boolean padding mask `(batch, length)` (True = real token)
+            or attention mask `(batch, length, length)` (True = may attend).
+            Keras passes a padding mask automatically after a masking layer.
+        use_causal_mask: if True, position t attends only to positions <= t.
+        return_attention_scores: if True, also return the attention weights
+            `(batch, num_heads, length, length)`, in float32.
+        training: whether attention dropout is active.
+
+    Returns:
+        Tensor of shape `(batch, length, dim)`, and the attention weights if
+        `return_attention_scores=True`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> attention = MultiHeadSelfAttention(num_heads=4)
+    >>> x = np.random.rand(2, 10, 32).astype("float32")
+    >>> outputs, weights = attention(x, return_attention_scores=True)
+    >>> outputs.shape, weights.shape
+    ((2, 10, 32), (2, 4, 10, 10))
+    """
+
+    def build(self, input_shape):
+        check_rank(input_shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
+        model_dim = input_shape[-1]
+        head_dim = self._head_dim(model_dim)
+        self.qkv = self._dense(3 * self.num_heads * head_dim, "qkv")
+        self.qkv.build(input_shape)
+        self.output_dense = self._dense(model_dim, "output")
+        self.output_dense.build((*input_shape[:-1], self.num_heads * head_dim))
+
+    def call(
+        self,
+        inputs,
+        mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+    ):
+        check_rank(inputs.shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
+        length = ops.shape(inputs)[1]
+        head_dim = self._head_dim(inputs.shape[-1])
+        qkv = self.qkv(inputs)  # (B, T, 3 * N * H)
+        qkv = ops.reshape(qkv, (-1, length, 3, self.num_heads, head_dim))  # (B, T, 3, N, H)
+        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # each (B, T, N, H)
+        outputs, weights = self._attend(
+            query, key, value, mask, use_causal_mask, return_attention_scores, training
+        )
+        outputs = ops.reshape(outputs, (-1, length, self.num_heads * head_dim))  # concat heads
+        outputs = self.output_dense(outputs)  # (B, T, D)
+        return (outputs, weights) if return_attention_scores else outputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        # A (B, T, T) attention mask describes pairs, not tokens: it does not carry over.
+        return mask if mask is not None and len(mask.shape) == 2 else None
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class MultiHeadCrossAttention(_MultiHeadAttentionBase):
+    """Multi-head cross-attention: queries from one sequence, keys and values from another.
+
+    A decoder uses it to read the encoder: each target token asks a question
+    (query) and gathers an answer from the source tokens (keys and values).
+    Same arguments and heads as `MultiHeadSelfAttention`.
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: width of each head; default `input_width // num_heads`.
+        dropout: dropout rate on the attention weights.
+        use_bias: whether the projections add a bias.
+        kernel_initializer: initializer of the projection kernels.
+        bias_initializer: initializer of the projection biases.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: the queries' sequence, `(batch, target_length, dim)`.
+        context: the keys' and values' sequence, `(batch, source_length, context_dim)`.
+        context_mask: optional padding mask of the context `(batch, source_length)`
+            or attention mask `(batch, target_length, source_length)`. (Not called
+            `mask`: Keras fills `mask` with the *queries'* padding automatically.)
+        return_attention_scores: if True, also return the attention weights
+            `(batch, num_heads, target_length, source_length)`.
+        training: whether attention dropout is active.
+
+    Returns:
+        Tensor of shape `(batch, target_length, dim)`, and the weights if requested.
+
+    Example:
+
+    >>> import numpy as np
+    >>> attention = MultiHeadCrossAttention(num_heads=2)
+    >>> target, source = np.ones((1, 3, 8)), np.ones((1, 5, 8))
+    >>> attention(target, source).shape
+    (1, 3, 8)
+    """
+
+    def build(self, inputs_shape, context_shape=None):
+        input_shape = inputs_shape
+        check_rank(input_shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, dim)")
+        context_shape = input_shape if context_shape is None else context_shape
+        model_dim = input_shape[-1]
+        head_dim = self._head_dim(model_dim)
+        self.query_dense = self._dense(self.num_heads * head_dim, "query")
+        self.query_dense.build(input_shape)
+        self.key_value = self._dense(2 * self.num_heads * head_dim, "key_value")
+        self.key_value.build(context_shape)
+        self.output_dense = self._dense(model_dim, "output")
+        self.output_dense.build((*input_shape[:-1], self.num_heads * head_dim))
+
+    def call(
+        self, inputs, context, context_mask=None, return_attention_scores=False, training=None
+    ):
+        check_rank(inputs.shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, dim)")
+        check_rank(context.shape, 3, "context", "MultiHeadCrossAttention", "(batch, length, dim)")
+        target_length, source_length = ops.shape(inputs)[1], ops.shape(context)[1]
+        head_dim = self._head_dim(inputs.shape[-1])
+        query = ops.reshape(
+            self.query_dense(inputs), (-1, target_length, self.num_heads, head_dim)
+        )  # (B, T, N, H)
+        key_value = ops.reshape(
+            self.key_value(context), (-1, source_length, 2, self.num_heads, head_dim)
+        )  # (B, S, 2, N, H)
+        key, value = key_value[:, :, 0], key_value[:, :, 1]
+        outputs, weights = self._attend(
+            query, key, value, context_mask, False, return_attention_scores, training
+        )
+        outputs = ops.reshape(outputs, (-1, target_length, self.num_heads * head_dim))
+        outputs = self.output_dense(outputs)
+        return (outputs, weights) if return_attention_scores else outputs
+
+    def compute_output_shape(self, inputs_shape, context_shape=None):
+        return inputs_shape

@@ -1,0 +1,192 @@
+"""From flattened patches to the token sequence a ViT's Transformer reads."""
+
+import keras
+from keras import ops
+
+from keraskit.layers._checks import check_choice, check_rank, to_pair
+from keraskit.layers.position import grid_from_length, sincos_2d_encoding
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class PatchEncoder(keras.layers.Layer):
+    """Projects patches to tokens, prepends a class token, and adds positions.
+
+    The three steps that turn `Patches` output into a ViT's input sequence
+    (Dosovitskiy et al., 2021, eq. 1):
+    1. a linear projection of each flattened patch to `projection_dim`;
+    2. optionally a learnable class token in front, whose final state the
+       classifier reads;
+    3. position information: a learned embedding per position (default), or
+       a fixed 2D sin-cos encoding of the patch's row and column.
+
+    Called on more patches than it was built for (a larger image), learned
+    position embeddings are resized bilinearly on their 2D grid, as in the
+    paper's fine-tuning at higher resolution; the class token's embedding is
+    kept as it is.
+
+    Args:
+        projection_dim: width of each token.
+        grid_size: `(rows, columns)` of the patch grid; default: a square
+            grid inferred from the number of patches.
+        class_token: whether to prepend a learnable class token.
+        position: `"learned"` or `"sincos2d"`.
+        dropout: dropout rate on the tokens after positions are added.
+        kernel_initializer: initializer of the projection kernel.
+        position_initializer: initializer of the learned position embeddings
+            (normal with stddev 0.02 by default, as in ViT).
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        patches: tensor of shape `(batch, num_patches, patch_values)`, from `Patches`.
+        grid_size: `(rows, columns)` of these patches, when they do not form
+            the grid the layer was built for and are not square.
+        training: whether dropout is active.
+
+    Returns:
+        Tensor of shape `(batch, num_patches + class_token, projection_dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> patches = np.random.rand(2, 196, 768).astype("float32")
+    >>> PatchEncoder(192, class_token=True)(patches).shape
+    (2, 197, 192)
+    """
+
+    def __init__(
+        self,
+        projection_dim,
+        grid_size=None,
+        class_token=False,
+        position="learned",
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        position_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_choice(position, ("learned", "sincos2d"), "position")
+        if position == "sincos2d" and projection_dim % 4 != 0:
+            raise ValueError(
+                "`projection_dim` must be divisible by 4 with position='sincos2d'. "
+                f"Received: projection_dim={projection_dim}"
+            )
+        self.projection_dim = int(projection_dim)
+        self.grid_size = None if grid_size is None else to_pair(grid_size, "grid_size")
+        self.class_token = bool(class_token)
+        self.position = position
+        self.dropout = float(dropout)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.position_initializer = keras.initializers.get(
+            position_initializer or keras.initializers.RandomNormal(stddev=0.02)
+        )
+        self.projection = keras.layers.Dense(
+            self.projection_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="projection",
+        )
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        check_rank(input_shape, 3, "patches", "PatchEncoder", "(batch, num_patches, patch_values)")
+        num_patches = input_shape[1]
+        if self.grid_size is None:
+            if num_patches is None:
+                raise ValueError(
+                    "PatchEncoder needs the number of patches to build: pass `grid_size` "
+                    f"or an input with a known length. Received shape {tuple(input_shape)}."
+                )
+            self.grid_size = grid_from_length(num_patches, "PatchEncoder")
+        rows, columns = self.grid_size
+        if num_patches is not None and num_patches != rows * columns:
+            raise ValueError(
+                f"PatchEncoder: `grid_size`={self.grid_size} has {rows * columns} patches, "
+                f"but the input has {num_patches} (shape {tuple(input_shape)})."
+            )
+        self.projection.build(input_shape)
+        if self.class_token:
+            self.class_embedding = self.add_weight(
+                name="class_token", shape=(1, 1, self.projection_dim), initializer="zeros"
+            )
+        if self.position == "learned":
+            self.position_embedding = self.add_weight(
+                name="position_embedding",
+                shape=(self.class_token + rows * columns, self.projection_dim),
+                initializer=self.position_initializer,
+            )
+
+    @property
+    def num_patches(self):
+        """Number of patches of the grid the layer was built for."""
+        return None if self.grid_size is None else self.grid_size[0] * self.grid_size[1]
+
+    def _grid_for(self, num_patches, grid_size):
+        if grid_size is not None:
+            grid_size = to_pair(grid_size, "grid_size")
+        elif num_patches == self.num_patches:
+            grid_size = self.grid_size
+        else:
+            grid_size = grid_from_length(num_patches, "PatchEncoder")
+        if grid_size[0] * grid_size[1] != num_patches:
+            raise ValueError(
+                f"PatchEncoder: `grid_size`={grid_size} has {grid_size[0] * grid_size[1]} "
+                f"patches, but the input has {num_patches}."
+            )
+        return grid_size
+
+    def _positions(self, grid_size):
+        """Position vectors `(class_token + rows * columns, dim)` for a grid."""
+        if self.position == "sincos2d":
+            positions = sincos_2d_encoding(grid_size, self.projection_dim)
+            if self.class_token:  # the class token has no place in the image
+                positions = ops.pad(positions, ((1, 0), (0, 0)))
+            return positions
+        positions = ops.convert_to_tensor(self.position_embedding)
+        if tuple(grid_size) == tuple(self.grid_size):
+            return positions
+        # Resize the learned grid of embeddings like an image with D channels.
+        class_position = positions[: int(self.class_token)]
+        rows, columns = self.grid_size
+        grid = ops.reshape(positions[int(self.class_token):], (1, rows, columns, -1))
+        grid = ops.image.resize(
+            grid, grid_size, interpolation="bilinear", antialias=False,
+            data_format="channels_last",
+        )
+        grid = ops.reshape(grid, (grid_size[0] * grid_size[1], self.projection_dim))
+        return ops.concatenate([class_position, ops.cast(grid, class_position.dtype)], axis=0)
+
+    def call(self, patches, grid_size=None, training=None):
+        check_rank(patches.shape, 3, "patches", "PatchEncoder", "(batch, num_patches, patch_values)")
+        num_patches = patches.shape[1]
+        grid_size = self._grid_for(num_patches, grid_size)
+        tokens = self.projection(patches)  # (B, N, P) -> (B, N, D)
+        if self.class_token:
+            batch = ops.shape(tokens)[0]
+            class_tokens = ops.broadcast_to(
+                ops.cast(self.class_embedding, tokens.dtype), (batch, 1, self.projection_dim)
+            )
+            tokens = ops.concatenate([class_tokens, tokens], axis=1)  # (B, 1 + N, D)
+        tokens = tokens + ops.cast(self._positions(grid_size), tokens.dtype)[None]
+        return self.dropout_layer(tokens, training=training)
+
+    def compute_output_shape(self, input_shape):
+        length = None if input_shape[1] is None else input_shape[1] + self.class_token
+        return (input_shape[0], length, self.projection_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "projection_dim": self.projection_dim,
+                "grid_size": self.grid_size,
+                "class_token": self.class_token,
+                "position": self.position,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "position_initializer": keras.initializers.serialize(
+                    self.position_initializer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,382 @@
+"""Positional encodings: telling an order-blind attention layer where each token is.
+
+Self-attention treats its input as a set: shuffle the tokens and the outputs
+shuffle the same way. Adding a different vector to each position breaks that
+symmetry. The vectors are either fixed formulas (sinusoidal, 2D sin-cos) or
+learned weights.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from keraskit.layers._checks import check_choice, to_pair
+
+
+def sinusoidal_encoding(length, dim, start_index=0, max_wavelength=10000.0):
+    """The sinusoidal encoding of Vaswani et al. (2017), as a `(length, dim)` tensor.
+
+    `PE[pos, 2i] = sin(pos / max_wavelength^(2i / dim))` and
+    `PE[pos, 2i + 1] = cos(pos / max_wavelength^(2i / dim))`: each pair of
+    dimensions is a clock turning at its own speed, from one turn every 2*pi
+    positions down to one every `2*pi*max_wavelength`.
+
+    Example:
+
+    >>> encoding = sinusoidal_encoding(length=50, dim=16)
+    >>> tuple(encoding.shape)
+    (50, 16)
+    """
+    positions = ops.arange(length, dtype="float32") + ops.cast(start_index, "float32")
+    dims = ops.arange(dim)
+    pair_index = ops.cast(dims // 2, "float32")  # i in the formula: dims 2i and 2i+1 share it
+    inverse_frequency = ops.power(max_wavelength, -2.0 * pair_index / dim)
+    angles = positions[:, None] * inverse_frequency[None, :]  # (length, dim)
+    return ops.where(dims % 2 == 0, ops.sin(angles), ops.cos(angles))
+
+
+def sincos_2d_encoding(grid_size, dim, max_wavelength=10000.0):
+    """A fixed 2D sin-cos encoding for a `(rows, columns)` grid of patches.
+
+    The first half of the `dim` values encodes the row, the second half the
+    column, each with 1D sines and cosines (`dim / 4` frequencies each), as in
+    MAE (He et al. 2021) and "Better plain ViT baselines" (Beyer et al. 2022).
+    Tokens are in row-major order, like `Patches`.
+
+    Returns:
+        Tensor of shape `(rows * columns, dim)`.
+
+    Example:
+
+    >>> tuple(sincos_2d_encoding((14, 14), 768).shape)
+    (196, 768)
+    """
+    rows, columns = to_pair(grid_size, "grid_size")
+    if dim % 4 != 0:
+        raise ValueError(
+            "`dim` must be divisible by 4 for a 2D sin-cos encoding (sin and cos, for "
+            f"rows and for columns). Received: dim={dim}"
+        )
+    quarter = dim // 4
+    frequency = ops.power(max_wavelength, -ops.arange(quarter, dtype="float32") / quarter)
+    token = ops.arange(rows * columns)
+    row = ops.cast(token // columns, "float32")[:, None] * frequency[None, :]
+    column = ops.cast(token % columns, "float32")[:, None] * frequency[None, :]
+    return ops.concatenate(
+        [ops.sin(row), ops.cos(row), ops.sin(column), ops.cos(column)], axis=-1
+    )
+
+
+def _check_sequence_input(shape, layer):
+    if len(shape) < 2:
+        raise ValueError(
+            f"{layer} expects `inputs` of rank >= 2 with layout (..., sequence_length, "
+            f"dim). Received `inputs` of shape {tuple(shape)}."
+        )
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class SinusoidalPositionEncoding(keras.layers.Layer):
+    """Returns the sinusoidal position encoding to add to a sequence of embeddings.
+
+    The fixed encoding of "Attention Is All You Need" (Vaswani et al., 2017);
+    see `sinusoidal_encoding` for the formula. It has no weights, so it works
+    for any sequence length. The layer returns the encoding (broadcast to the
+    input's shape and dtype); you add it yourself, `x + encoding(x)`.
+
+    Args:
+        max_wavelength: the longest wavelength of the sines, 10000 in the paper.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, sequence_length, dim)`.
+        start_index: position of the first token, e.g. the number of tokens
+            already decoded when generating one token at a time. Default 0.
+
+    Returns:
+        Tensor with the shape and dtype of `inputs`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.zeros((2, 10, 32), dtype="float32")
+    >>> (x + SinusoidalPositionEncoding()(x)).shape
+    (2, 10, 32)
+    """
+
+    def __init__(self, max_wavelength=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_wavelength <= 0:
+            raise ValueError(
+                f"`max_wavelength` must be positive. Received: max_wavelength={max_wavelength}"
+            )
+        self.max_wavelength = float(max_wavelength)
+
+    def call(self, inputs, start_index=0):
+        _check_sequence_input(inputs.shape, "SinusoidalPositionEncoding")
+        shape = ops.shape(inputs)
+        encoding = sinusoidal_encoding(shape[-2], shape[-1], start_index, self.max_wavelength)
+        return ops.broadcast_to(ops.cast(encoding, self.compute_dtype), shape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"max_wavelength": self.max_wavelength})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class SinCos2DPositionEncoding(keras.layers.Layer):
+    """Returns a fixed 2D sin-cos position encoding for a grid of patch tokens.
+
+    Where a sentence has one axis, an image has two. This encoding gives each
+    patch a vector made of a 1D sin-cos code of its row and one of its column
+    (see `sincos_2d_encoding`), so patches in the same row or column look alike.
+    Returns the encoding to add, like `SinusoidalPositionEncoding`.
+
+    Args:
+        grid_size: int or `(rows, columns)` of the patch grid.
+        max_wavelength: the longest wavelength of the sines.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, rows * columns, dim)`, `dim` divisible by 4.
+
+    Returns:
+        Tensor with the shape and dtype of `inputs`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.zeros((1, 4 * 6, 8), dtype="float32")
+    >>> SinCos2DPositionEncoding((4, 6))(x).shape
+    (1, 24, 8)
+    """
+
+    def __init__(self, grid_size, max_wavelength=10000.0, **kwargs):
+        super().__init__(**kwargs)
+        self.grid_size = to_pair(grid_size, "grid_size")
+        self.max_wavelength = float(max_wavelength)
+
+    def call(self, inputs):
+        _check_sequence_input(inputs.shape, "SinCos2DPositionEncoding")
+        rows, columns = self.grid_size
+        length = inputs.shape[-2]
+        if length is not None and length != rows * columns:
+            raise ValueError(
+                f"SinCos2DPositionEncoding: `grid_size`={self.grid_size} has "
+                f"{rows * columns} positions, but `inputs` has {length} tokens "
+                f"(shape {tuple(inputs.shape)})."
+            )
+        encoding = sincos_2d_encoding(self.grid_size, inputs.shape[-1], self.max_wavelength)
+        return ops.broadcast_to(ops.cast(encoding, self.compute_dtype), ops.shape(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"grid_size": self.grid_size, "max_wavelength": self.max_wavelength})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class LearnedPositionEmbedding(keras.layers.Layer):
+    """Returns a learned position embedding to add to a sequence of embeddings.
+
+    One trainable vector per position, as in BERT and ViT: the model learns
+    whatever notion of position helps. It cannot go past `sequence_length`
+    positions, unlike the fixed sinusoidal encoding.
+
+    Args:
+        sequence_length: the largest number of positions.
+        initializer: initializer of the embeddings; normal with stddev 0.02,
+            as in BERT and ViT.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, length, dim)` with `length <= sequence_length`.
+        start_index: first position to return (for decoding one token at a time).
+
+    Returns:
+        Tensor with the shape and dtype of `inputs`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.zeros((2, 5, 16), dtype="float32")
+    >>> LearnedPositionEmbedding(sequence_length=10)(x).shape
+    (2, 5, 16)
+    """
+
+    def __init__(self, sequence_length, initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(sequence_length) < 1:
+            raise ValueError(
+                f"`sequence_length` must be >= 1. Received: sequence_length={sequence_length}"
+            )
+        self.sequence_length = int(sequence_length)
+        self.initializer = keras.initializers.get(
+            initializer or keras.initializers.RandomNormal(stddev=0.02)
+        )
+
+    def build(self, input_shape):
+        _check_sequence_input(input_shape, "LearnedPositionEmbedding")
+        self.position_embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.sequence_length, input_shape[-1]),
+            initializer=self.initializer,
+        )
+
+    def call(self, inputs, start_index=0):
+        _check_sequence_input(inputs.shape, "LearnedPositionEmbedding")
+        length = inputs.shape[-2]
+        if length is not None and length > self.sequence_length:
+            raise ValueError(
+                f"LearnedPositionEmbedding has {self.sequence_length} positions "
+                f"(`sequence_length`), but `inputs` has {length} tokens."
+            )
+        shape = ops.shape(inputs)
+        embeddings = ops.slice(
+            ops.convert_to_tensor(self.position_embeddings),
+            (start_index, 0),
+            (shape[-2], shape[-1]),
+        )
+        return ops.broadcast_to(ops.cast(embeddings, self.compute_dtype), shape)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "initializer": keras.initializers.serialize(self.initializer),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Token embedding plus position embedding: the input layer of a text Transformer.
+
+    Looks up each token id in an embedding table and adds where it stands in
+    the sequence. With `mask_zero=True`, id 0 is padding: the layer emits a
+    mask that Keras passes to the following layers (e.g. `TransformerBlock`),
+    so attention ignores padded positions.
+
+    Args:
+        vocabulary_size: number of distinct token ids.
+        sequence_length: longest sequence (used by the learned position embedding).
+        embedding_dim: size of each embedding vector.
+        mask_zero: whether id 0 is padding to be masked.
+        position: `"learned"` (default) or `"sinusoidal"`.
+        embeddings_initializer: initializer of the token embedding table.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        token_ids: integer tensor of shape `(batch, length)`.
+        start_index: position of the first token, for decoding step by step.
+
+    Returns:
+        Tensor of shape `(batch, length, embedding_dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = TokenAndPositionEmbedding(100, 8, 16, mask_zero=True)
+    >>> ids = np.array([[5, 7, 9, 0, 0]])
+    >>> layer(ids).shape
+    (1, 5, 16)
+    >>> np.asarray(layer.compute_mask(ids)).tolist()
+    [[True, True, True, False, False]]
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        sequence_length,
+        embedding_dim,
+        mask_zero=False,
+        position="learned",
+        embeddings_initializer="uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_choice(position, ("learned", "sinusoidal"), "position")
+        self.vocabulary_size = int(vocabulary_size)
+        self.sequence_length = int(sequence_length)
+        self.embedding_dim = int(embedding_dim)
+        self.mask_zero = bool(mask_zero)
+        self.position = position
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.supports_masking = self.mask_zero
+        self.token_embedding = keras.layers.Embedding(
+            self.vocabulary_size,
+            self.embedding_dim,
+            embeddings_initializer=self.embeddings_initializer,
+            mask_zero=self.mask_zero,
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        if position == "learned":
+            self.position_embedding = LearnedPositionEmbedding(
+                self.sequence_length, dtype=self.dtype_policy, name="position_embedding"
+            )
+        else:
+            self.position_embedding = SinusoidalPositionEncoding(
+                dtype=self.dtype_policy, name="position_embedding"
+            )
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                "TokenAndPositionEmbedding expects `token_ids` of rank 2 with layout "
+                f"(batch, length). Received shape {tuple(input_shape)}."
+            )
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((*input_shape, self.embedding_dim))
+
+    def call(self, token_ids, start_index=0):
+        tokens = self.token_embedding(token_ids)  # (B, T) -> (B, T, D)
+        return tokens + self.position_embedding(tokens, start_index=start_index)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "sequence_length": self.sequence_length,
+                "embedding_dim": self.embedding_dim,
+                "mask_zero": self.mask_zero,
+                "position": self.position,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+            }
+        )
+        return config
+
+
+def grid_from_length(num_patches, layer):
+    """`(side, side)` for a square grid of `num_patches`, or a ValueError."""
+    side = math.isqrt(num_patches) if num_patches else 0
+    if side * side != num_patches:
+        raise ValueError(
+            f"{layer}: {num_patches} patches do not form a square grid; pass "
+            "`grid_size=(rows, columns)` for non-square images."
+        )
+    return side, side

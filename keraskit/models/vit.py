@@ -1,0 +1,149 @@
+"""The Vision Transformer (Dosovitskiy et al., 2021): a Transformer encoder over image patches."""
+
+import keras
+import numpy as np
+
+from keraskit.layers import Patches, PatchEncoder, TokenPooling, TransformerBlock
+from keraskit.layers._checks import check_choice, to_pair
+
+
+def vit(
+    image_size,
+    patch_size,
+    num_classes,
+    dim,
+    depth,
+    num_heads,
+    mlp_dim,
+    channels=3,
+    pooling="cls",
+    position="learned",
+    dropout=0.0,
+    attention_dropout=0.0,
+    drop_path=0.0,
+    layer_norm_epsilon=1e-6,
+    classifier_activation=None,
+    name="vit",
+):
+    """Builds a Vision Transformer classifier as a functional `keras.Model`.
+
+    images -> `Patches` -> `PatchEncoder` (projection, class token, positions)
+    -> `depth` pre-norm `TransformerBlock`s -> LayerNorm -> pooling -> Dense.
+
+    Args:
+        image_size: int or `(height, width)` of the input images.
+        patch_size: int or `(patch_height, patch_width)`; must divide the image size.
+        num_classes: number of output classes.
+        dim: width of every token (the paper's hidden size D).
+        depth: number of Transformer blocks.
+        num_heads: attention heads per block; must divide `dim`.
+        mlp_dim: hidden width of each block's MLP.
+        channels: channels of the input images.
+        pooling: `"cls"` (read the class token) or `"gap"` (average the patch tokens).
+        position: `"learned"` or `"sincos2d"` position information.
+        dropout: dropout rate on tokens, attention outputs and MLPs.
+        attention_dropout: dropout rate on attention weights.
+        drop_path: stochastic-depth rate of the last block; earlier blocks get
+            rates growing linearly from 0 (as in DeiT).
+        layer_norm_epsilon: epsilon of every LayerNorm.
+        classifier_activation: activation of the head; None gives logits.
+        name: model name.
+
+    Returns:
+        A `keras.Model` from images `(batch, height, width, channels)` to
+        `(batch, num_classes)`. The head is float32 even under mixed precision,
+        so the loss sees full-precision logits.
+
+    Example:
+
+    >>> model = vit(image_size=28, patch_size=4, num_classes=10, dim=32,
+    ...             depth=2, num_heads=4, mlp_dim=64, channels=1)
+    >>> model.output_shape
+    (None, 10)
+    """
+    check_choice(pooling, ("cls", "gap"), "pooling")
+    check_choice(position, ("learned", "sincos2d"), "position")
+    height, width = to_pair(image_size, "image_size")
+    patch_height, patch_width = to_pair(patch_size, "patch_size")
+    if dim % num_heads != 0:
+        raise ValueError(
+            f"`num_heads`={num_heads} does not divide `dim`={dim}; each head gets "
+            f"dim / num_heads channels. Choose num_heads among the divisors of {dim}."
+        )
+    if depth < 1:
+        raise ValueError(f"`depth` must be >= 1. Received: depth={depth}")
+
+    images = keras.Input((height, width, channels), name="images")
+    patches = Patches((patch_height, patch_width), name="patches")(images)
+    grid = (height // patch_height, width // patch_width)
+    x = PatchEncoder(
+        dim,
+        grid_size=grid,
+        class_token=pooling == "cls",
+        position=position,
+        dropout=dropout,
+        name="patch_encoder",
+    )(patches)
+    # Stochastic depth grows with depth: early blocks compute features every
+    # later block relies on, so they are dropped least.
+    drop_path_rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path]
+    for index in range(depth):
+        x = TransformerBlock(
+            num_heads,
+            mlp_dim,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            drop_path=float(drop_path_rates[index]),
+            layer_norm_epsilon=layer_norm_epsilon,
+            name=f"block_{index}",
+        )(x)
+    x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
+    x = TokenPooling(pooling, name="pooling")(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation=classifier_activation, dtype="float32", name="head"
+    )(x)
+    return keras.Model(images, outputs, name=name)
+
+
+# Widths, depths and heads of ViT (Dosovitskiy et al. 2021, table 1) and DeiT
+# (Touvron et al. 2021, table 1); the MLP is 4x the width.
+VIT_PRESETS = {
+    "vit_tiny": dict(dim=192, depth=12, num_heads=3, mlp_dim=768),
+    "vit_small": dict(dim=384, depth=12, num_heads=6, mlp_dim=1536),
+    "vit_base": dict(dim=768, depth=12, num_heads=12, mlp_dim=3072),
+    "vit_large": dict(dim=1024, depth=24, num_heads=16, mlp_dim=4096),
+}
+
+
+def _preset(preset, num_classes, image_size, patch_size, kwargs):
+    config = dict(VIT_PRESETS[preset], image_size=image_size, patch_size=patch_size,
+                  num_classes=num_classes, name=preset)
+    config.update(kwargs)
+    return vit(**config)
+
+
+def vit_tiny(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+    """ViT-Ti/16 (DeiT-Tiny): width 192, 12 blocks, 3 heads; any `vit()` argument overrides."""
+    return _preset("vit_tiny", num_classes, image_size, patch_size, kwargs)
+
+
+def vit_small(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+    """ViT-S/16 (DeiT-Small): width 384, 12 blocks, 6 heads; any `vit()` argument overrides."""
+    return _preset("vit_small", num_classes, image_size, patch_size, kwargs)
+
+
+def vit_base(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+    """ViT-B/16: width 768, 12 blocks, 12 heads, 86.6M parameters with 1000 classes.
+
+    Example:
+
+    >>> model = vit_base()
+    >>> round(model.count_params() / 1e6, 1)
+    86.6
+    """
+    return _preset("vit_base", num_classes, image_size, patch_size, kwargs)
+
+
+def vit_large(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+    """ViT-L/16: width 1024, 24 blocks, 16 heads; any `vit()` argument overrides."""
+    return _preset("vit_large", num_classes, image_size, patch_size, kwargs)
