@@ -69,11 +69,10 @@ def load_fashion_mnist():
         DatasetUnavailableError: no local copy and the download failed; the
             message says which files to fetch and where to put them.
 
-    Example:
+    Example (needs the files, so not run as a doctest; tests/test_data.py checks it):
 
-    >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()  # doctest: +SKIP
-    >>> x_train.shape, x_test.shape  # doctest: +SKIP
-    ((60000, 28, 28), (10000, 28, 28))
+        (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+        x_train.shape, x_test.shape   # ((60000, 28, 28), (10000, 28, 28))
     """
     folder = find_fashion_mnist()
     if folder is None:

@@ -29,8 +29,8 @@ def causal_mask(query_length, key_length=None):
 
     Example:
 
-    >>> import numpy as np
-    >>> np.asarray(causal_mask(3)).astype(int).tolist()
+    >>> import keras, numpy as np
+    >>> keras.ops.convert_to_numpy(causal_mask(3)).astype(int).tolist()
     [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     """
     key_length = query_length if key_length is None else key_length
@@ -212,11 +212,11 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> attention = MultiHeadSelfAttention(num_heads=4)
     >>> x = np.random.rand(2, 10, 32).astype("float32")
     >>> outputs, weights = attention(x, return_attention_scores=True)
-    >>> outputs.shape, weights.shape
+    >>> tuple(outputs.shape), tuple(weights.shape)
     ((2, 10, 32), (2, 4, 10, 10))
     """
 
@@ -290,10 +290,10 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> attention = MultiHeadCrossAttention(num_heads=2)
     >>> target, source = np.ones((1, 3, 8)), np.ones((1, 5, 8))
-    >>> attention(target, source).shape
+    >>> tuple(attention(target, source).shape)
     (1, 3, 8)
     """
 

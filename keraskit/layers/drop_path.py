@@ -31,7 +31,7 @@ class DropPath(keras.layers.Layer):
 
     >>> import numpy as np
     >>> x = np.ones((4, 3, 2), dtype="float32")
-    >>> DropPath(0.5)(x, training=False).shape
+    >>> tuple(DropPath(0.5)(x, training=False).shape)
     (4, 3, 2)
     """
 

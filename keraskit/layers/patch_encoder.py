@@ -49,7 +49,7 @@ class PatchEncoder(keras.layers.Layer):
 
     >>> import numpy as np
     >>> patches = np.random.rand(2, 196, 768).astype("float32")
-    >>> PatchEncoder(192, class_token=True)(patches).shape
+    >>> tuple(PatchEncoder(192, class_token=True)(patches).shape)
     (2, 197, 192)
     """
 

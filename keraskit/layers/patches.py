@@ -48,9 +48,9 @@ class Patches(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> images = np.zeros((2, 32, 48, 3), dtype="float32")
-    >>> Patches(16)(images).shape
+    >>> tuple(Patches(16)(images).shape)
     (2, 6, 768)
     """
 
@@ -111,10 +111,10 @@ def unpatchify(patches, image_shape, patch_size):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> images = np.random.rand(2, 8, 12, 3).astype("float32")
     >>> restored = unpatchify(Patches(4)(images), (8, 12), 4)
-    >>> bool(np.allclose(restored, images))
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(restored), images))
     True
     """
     patch_height, patch_width = to_pair(patch_size, "patch_size")
@@ -172,8 +172,8 @@ class PatchEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> PatchEmbedding(16, 768)(np.zeros((1, 224, 224, 3))).shape
+    >>> import keras, numpy as np
+    >>> tuple(PatchEmbedding(16, 768)(np.zeros((1, 224, 224, 3))).shape)
     (1, 196, 768)
     """
 

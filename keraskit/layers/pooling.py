@@ -29,10 +29,10 @@ class TokenPooling(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> x = np.array([[[1.0], [3.0], [100.0]]], dtype="float32")
     >>> mask = np.array([[True, True, False]])
-    >>> np.asarray(TokenPooling("gap")(x, mask=mask)).tolist()
+    >>> keras.ops.convert_to_numpy(TokenPooling("gap")(x, mask=mask)).tolist()
     [[2.0]]
     """
 

@@ -99,9 +99,9 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
-    >>> x = np.zeros((2, 10, 32), dtype="float32")
-    >>> (x + SinusoidalPositionEncoding()(x)).shape
+    >>> import keras
+    >>> x = keras.ops.zeros((2, 10, 32))
+    >>> tuple((x + SinusoidalPositionEncoding()(x)).shape)
     (2, 10, 32)
     """
 
@@ -112,6 +112,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
                 f"`max_wavelength` must be positive. Received: max_wavelength={max_wavelength}"
             )
         self.max_wavelength = float(max_wavelength)
+        self.supports_masking = True  # the encoding keeps the inputs' padding
 
     def call(self, inputs, start_index=0):
         _check_sequence_input(inputs.shape, "SinusoidalPositionEncoding")
@@ -150,9 +151,9 @@ class SinCos2DPositionEncoding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> x = np.zeros((1, 4 * 6, 8), dtype="float32")
-    >>> SinCos2DPositionEncoding((4, 6))(x).shape
+    >>> tuple(SinCos2DPositionEncoding((4, 6))(x).shape)
     (1, 24, 8)
     """
 
@@ -160,6 +161,7 @@ class SinCos2DPositionEncoding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.grid_size = to_pair(grid_size, "grid_size")
         self.max_wavelength = float(max_wavelength)
+        self.supports_masking = True
 
     def call(self, inputs):
         _check_sequence_input(inputs.shape, "SinCos2DPositionEncoding")
@@ -206,9 +208,9 @@ class LearnedPositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> x = np.zeros((2, 5, 16), dtype="float32")
-    >>> LearnedPositionEmbedding(sequence_length=10)(x).shape
+    >>> tuple(LearnedPositionEmbedding(sequence_length=10)(x).shape)
     (2, 5, 16)
     """
 
@@ -222,6 +224,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         self.initializer = keras.initializers.get(
             initializer or keras.initializers.RandomNormal(stddev=0.02)
         )
+        self.supports_masking = True
 
     def build(self, input_shape):
         _check_sequence_input(input_shape, "LearnedPositionEmbedding")
@@ -288,12 +291,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> layer = TokenAndPositionEmbedding(100, 8, 16, mask_zero=True)
     >>> ids = np.array([[5, 7, 9, 0, 0]])
-    >>> layer(ids).shape
+    >>> tuple(layer(ids).shape)
     (1, 5, 16)
-    >>> np.asarray(layer.compute_mask(ids)).tolist()
+    >>> keras.ops.convert_to_numpy(layer.compute_mask(ids)).tolist()
     [[True, True, True, False, False]]
     """
 

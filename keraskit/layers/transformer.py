@@ -170,7 +170,7 @@ class TransformerBlock(_BlockBase):
 
     >>> import numpy as np
     >>> block = TransformerBlock(num_heads=4, mlp_dim=128)
-    >>> block(np.random.rand(2, 16, 32).astype("float32")).shape
+    >>> tuple(block(np.random.rand(2, 16, 32).astype("float32")).shape)
     (2, 16, 32)
     """
 
@@ -242,7 +242,7 @@ class TransformerDecoderBlock(_BlockBase):
     >>> import numpy as np
     >>> block = TransformerDecoderBlock(num_heads=2, mlp_dim=32)
     >>> target, source = np.ones((1, 4, 16)), np.ones((1, 6, 16))
-    >>> block(target, source).shape
+    >>> tuple(block(target, source).shape)
     (1, 4, 16)
     """
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keraskit.layers import Patches, PatchEncoder, TokenPooling, TransformerBlock
+from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
 from keraskit.layers._checks import check_choice, to_pair
 
 

@@ -1,0 +1,88 @@
+"""One small functional model per keraskit layer (and two ViTs), with fixed inputs.
+
+Used by the serialization tests, in this process and in a subprocess running
+another backend, so it must build the same inputs everywhere.
+"""
+
+import keras
+import numpy as np
+
+from keraskit import layers
+from keraskit.models import vit
+
+
+def _inputs(seed, *shapes):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(2, *shape)).astype("float32") for shape in shapes]
+
+
+def _model(inputs, outputs):
+    return keras.Model(inputs, outputs)
+
+
+def _add_encoding(layer, shape):
+    x = keras.Input(shape)
+    return _model(x, keras.layers.Add()([x, layer(x)]))
+
+
+def build_zoo():
+    """name -> (model, list of NumPy inputs)."""
+    zoo = {}
+
+    x = keras.Input((8, 12, 3))
+    zoo["Patches"] = (_model(x, layers.Patches((4, 6))(x)), _inputs(0, (8, 12, 3)))
+    x = keras.Input((8, 8, 3))
+    zoo["PatchEmbedding"] = (_model(x, layers.PatchEmbedding(4, 16)(x)), _inputs(1, (8, 8, 3)))
+    x = keras.Input((16, 12))
+    zoo["PatchEncoder"] = (
+        _model(x, layers.PatchEncoder(16, class_token=True, dropout=0.1)(x)), _inputs(2, (16, 12)))
+    x = keras.Input((16, 12))
+    zoo["PatchEncoder-sincos2d"] = (
+        _model(x, layers.PatchEncoder(16, grid_size=(2, 8), position="sincos2d")(x)),
+        _inputs(3, (16, 12)))
+    zoo["SinusoidalPositionEncoding"] = (
+        _add_encoding(layers.SinusoidalPositionEncoding(), (10, 16)), _inputs(4, (10, 16)))
+    zoo["SinCos2DPositionEncoding"] = (
+        _add_encoding(layers.SinCos2DPositionEncoding((2, 4)), (8, 16)), _inputs(5, (8, 16)))
+    zoo["LearnedPositionEmbedding"] = (
+        _add_encoding(layers.LearnedPositionEmbedding(12), (10, 16)), _inputs(6, (10, 16)))
+
+    ids = keras.Input((7,), dtype="int32")
+    embedded = layers.TokenAndPositionEmbedding(50, 7, 16, mask_zero=True)(ids)
+    encoded = layers.TransformerBlock(2, 32, norm_first=False)(embedded)
+    token_ids = np.array([[4, 8, 15, 16, 23, 0, 0], [42, 1, 2, 3, 4, 5, 6]], dtype="int32")
+    zoo["TokenAndPositionEmbedding+masking"] = (
+        _model(ids, layers.TokenPooling("gap")(encoded)), [token_ids])
+
+    x = keras.Input((6, 16))
+    zoo["MultiHeadSelfAttention"] = (
+        _model(x, layers.MultiHeadSelfAttention(4, dropout=0.1)(x)), _inputs(7, (6, 16)))
+    target, source = keras.Input((5, 16)), keras.Input((7, 16))
+    zoo["MultiHeadCrossAttention"] = (
+        _model([target, source], layers.MultiHeadCrossAttention(4)(target, source)),
+        _inputs(8, (5, 16), (7, 16)))
+    x = keras.Input((6, 16))
+    zoo["TransformerBlock"] = (
+        _model(x, layers.TransformerBlock(4, 32, dropout=0.1, drop_path=0.1)(x)),
+        _inputs(9, (6, 16)))
+    target, source = keras.Input((5, 16)), keras.Input((7, 16))
+    zoo["TransformerDecoderBlock"] = (
+        _model([target, source], layers.TransformerDecoderBlock(4, 32)(target, source)),
+        _inputs(10, (5, 16), (7, 16)))
+    x = keras.Input((4, 8))
+    zoo["DropPath"] = (_model(x, layers.DropPath(0.3)(keras.layers.Dense(8)(x))),
+                       _inputs(11, (4, 8)))
+    x = keras.Input((5, 8))
+    zoo["TokenPooling"] = (_model(x, layers.TokenPooling("cls")(x)), _inputs(12, (5, 8)))
+
+    zoo["vit"] = (vit(16, 4, 5, 16, 2, 2, 32, channels=1), _inputs(13, (16, 16, 1)))
+    zoo["vit-gap-sincos2d"] = (
+        vit((8, 16), (4, 8), 3, 16, 2, 4, 32, pooling="gap", position="sincos2d", drop_path=0.2),
+        _inputs(14, (8, 16, 3)))
+    return zoo
+
+
+def predict(model, inputs):
+    """Inference-mode outputs as NumPy."""
+    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    return keras.ops.convert_to_numpy(outputs)

@@ -1,0 +1,163 @@
+"""vit(), its presets, attention maps and rollout, and that it really learns."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+from reference import softmax
+
+from keraskit.data import synthetic_shapes
+from keraskit.layers import PatchEncoder, TransformerBlock
+from keraskit.models import (
+    attention_maps,
+    attention_rollout,
+    vit,
+    vit_base,
+    vit_large,
+    vit_small,
+    vit_tiny,
+)
+
+
+def tiny_vit(**overrides):
+    config = dict(image_size=16, patch_size=4, num_classes=4, dim=32, depth=2, num_heads=4,
+                  mlp_dim=64, channels=3)
+    config.update(overrides)
+    return vit(**config)
+
+
+def test_vit_base_has_86_6_million_parameters_as_in_the_paper():
+    assert abs(vit_base(num_classes=1000).count_params() - 86.6e6) <= 0.1e6
+
+
+@pytest.mark.parametrize(
+    "preset, dim, depth, heads",
+    [(vit_tiny, 192, 12, 3), (vit_small, 384, 12, 6), (vit_large, 1024, 24, 16)],
+)
+def test_presets_have_the_published_widths_depths_and_heads(preset, dim, depth, heads):
+    # Small images and 2 classes keep the test light; the blocks are the published ones.
+    model = preset(num_classes=2, image_size=32)
+    blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
+    assert len(blocks) == depth
+    assert blocks[0].num_heads == heads and blocks[0].mlp_dim == 4 * dim
+    assert model.get_layer("patch_encoder").projection_dim == dim
+    assert model.output_shape == (None, 2)
+
+
+def test_presets_accept_overrides():
+    model = vit_tiny(num_classes=10, image_size=28, patch_size=4, channels=1, depth=2)
+    assert model.input_shape == (None, 28, 28, 1)
+    assert len([layer for layer in model.layers if isinstance(layer, TransformerBlock)]) == 2
+
+
+@pytest.mark.parametrize("pooling, position", [("cls", "learned"), ("gap", "sincos2d")])
+def test_vit_variants_build_and_predict(rng, pooling, position):
+    model = tiny_vit(pooling=pooling, position=position, image_size=(16, 24))
+    images = rng.random((3, 16, 24, 3)).astype("float32")
+    assert tuple(model(images).shape) == (3, 4)
+    encoder = model.get_layer("patch_encoder")
+    assert encoder.grid_size == (4, 6) and encoder.class_token == (pooling == "cls")
+
+
+def test_drop_path_grows_linearly_with_depth():
+    model = tiny_vit(depth=4, drop_path=0.3)
+    rates = [model.get_layer(f"block_{i}").drop_path for i in range(4)]
+    np.testing.assert_allclose(rates, [0.0, 0.1, 0.2, 0.3], atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(image_size=30, patch_size=4), r"height 30 is not divisible by the patch height 4"),
+        (dict(num_heads=5), r"`num_heads`=5 does not divide `dim`=32"),
+        (dict(pooling="max"), r"`pooling` must be one of \['cls', 'gap'\]. Received: pooling='max'"),
+        (dict(position="rope"), r"`position` must be one of \['learned', 'sincos2d'\]"),
+        (dict(depth=0), r"`depth` must be >= 1"),
+    ],
+)
+def test_vit_rejects_bad_configurations_with_a_clear_message(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_vit(**overrides)
+
+
+def test_vit_rejects_images_of_the_wrong_rank():
+    with pytest.raises(ValueError, match=r"rank|shape"):
+        tiny_vit()(np.zeros((2, 16, 16), "float32"))
+
+
+def test_attention_maps_match_softmax_of_first_block_queries_and_keys(rng):
+    model = tiny_vit()
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    maps = attention_maps(model, images)
+    assert len(maps) == 2 and maps[0].shape == (2, 4, 17, 17)
+    np.testing.assert_allclose(maps[1].sum(-1), 1.0, atol=1e-5)
+    # Recompute block 0's attention by hand from its input and weights.
+    tokens = to_numpy(model.get_layer("patch_encoder")(model.get_layer("patches")(images)))
+    block = model.get_layer("block_0")
+    normed = to_numpy(block.attention_norm(tokens))
+    kernel, bias = (to_numpy(w) for w in block.attention.qkv.weights)
+    q, k, _ = np.split(normed @ kernel + bias, 3, axis=-1)
+    q = q.reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
+    k = k.reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
+    expected = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(8))
+    np.testing.assert_allclose(maps[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_attention_rollout_follows_abnar_and_zuidema(rng):
+    model = tiny_vit()
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    maps = attention_maps(model, images)
+    joint = np.eye(17)
+    for weights in maps:  # A_hat = 0.5 A + 0.5 I, rows renormalized; multiply first to last
+        a = 0.5 * weights.mean(1) + 0.5 * np.eye(17)
+        a = a / a.sum(-1, keepdims=True)
+        joint = a @ joint
+    expected = joint[:, 0, 1:] / joint[:, 0, 1:].sum(-1, keepdims=True)
+    got = attention_rollout(model, images)
+    assert got.shape == (2, 4, 4)
+    np.testing.assert_allclose(got.reshape(2, 16), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_attention_rollout_without_class_token_and_bad_fusion(rng):
+    model = tiny_vit(pooling="gap")
+    got = attention_rollout(model, rng.random((1, 16, 16, 3)).astype("float32"), "max")
+    assert got.shape == (1, 4, 4)
+    np.testing.assert_allclose(got.sum(), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"`head_fusion` must be one of"):
+        attention_rollout(model, np.zeros((1, 16, 16, 3)), "median")
+    with pytest.raises(ValueError, match=r"no keraskit TransformerBlock"):
+        attention_maps(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
+                       np.zeros((1, 4)))
+
+
+def test_tiny_vit_overfits_one_batch():
+    """A model that can learn anything can memorize 16 random labels: loss below 0.05 in 150 steps."""
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 16, 16, 3)).astype("float32")
+    labels = rng.integers(0, 4, 16)
+    model = tiny_vit()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    first = model.train_on_batch(images, labels)
+    for _ in range(150):
+        loss = model.train_on_batch(images, labels)
+    assert first > 1.0, f"initial loss {first:.3f} should be near ln(4) = 1.39"
+    assert loss < 0.05, f"loss after 150 steps on one batch: {loss:.4f} (wanted < 0.05)"
+
+
+@pytest.mark.slow
+def test_vit_learns_synthetic_shapes_well_above_chance():
+    """4 shapes, chance is 25%: a tiny ViT reaches at least 70% on held-out images."""
+    (train_x, train_y), (test_x, test_y) = (synthetic_shapes(2000, 16, seed=1),
+                                            synthetic_shapes(500, 16, seed=2))
+    model = tiny_vit(dim=48, depth=2, num_heads=4, mlp_dim=96)
+    model.compile(optimizer=keras.optimizers.AdamW(2e-3, weight_decay=1e-4),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(train_x, train_y, batch_size=64, epochs=10, verbose=0)
+    _, accuracy = model.evaluate(test_x, test_y, verbose=0)
+    assert accuracy >= 0.70, f"held-out accuracy {accuracy:.3f} (chance 0.25, wanted >= 0.70)"
+
+
+def test_patch_encoder_is_found_by_type():
+    assert any(isinstance(layer, PatchEncoder) for layer in tiny_vit().layers)
