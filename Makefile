@@ -1,0 +1,47 @@
+# keraskit: every command a contributor needs. `make test` and `make demo` set up
+# everything themselves on a machine that has only Python 3 and make.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of PyTorch is enough for the tests. Override for another build, e.g.
+# make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_SPEC ?= torch==2.13.0
+BACKENDS := jax tensorflow torch
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+
+.PHONY: test lint demo data clean
+
+# The environment: rebuilt when pyproject.toml or this file changes.
+$(BIN)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e ".[test,jax,tensorflow-cpu,torch]"
+	touch $@
+
+# Real Fashion-MNIST from Debian's package where we can install it (as root);
+# elsewhere the demo falls back to synthetic data and says so.
+data:
+	@if [ ! -f $(FASHION_MNIST) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's dataset-fashion-mnist"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+		|| echo "Could not install dataset-fashion-mnist; continuing without it"; \
+	fi
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check keraskit tests
+
+# The whole suite once per backend, each in its own process; fails if any fails.
+test: $(BIN)/.installed data lint
+	@status=0; for backend in $(BACKENDS); do \
+		echo "=== tests on $$backend ==="; \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider || status=1; \
+	done; exit $$status
+
+demo: $(BIN)/.installed data
+	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.demo
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
