@@ -62,7 +62,7 @@ def test_token_and_position_embedding_adds_both_and_masks_padding():
     out = to_numpy(layer(ids))
     tokens = to_numpy(layer.token_embedding.embeddings)
     positions = to_numpy(layer.position_embedding.position_embeddings)
-    np.testing.assert_allclose(out, tokens[ids] + positions[None, :4], rtol=1e-6)
+    np.testing.assert_allclose(out, tokens[ids] + positions[None, :4], rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(to_numpy(layer.compute_mask(ids)), ids != 0)
 
 
