@@ -10,14 +10,14 @@ TORCH_SPEC ?= torch==2.13.0
 BACKENDS := jax tensorflow torch
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test lint demo data clean
+.PHONY: test lint demo notebooks data clean
 
 # The environment: rebuilt when pyproject.toml or this file changes.
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[test,jax,tensorflow-cpu,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[test,course,jax,tensorflow-cpu,torch]"
 	touch $@
 
 # Real Fashion-MNIST from Debian's package where we can install it (as root);
@@ -31,7 +31,7 @@ data:
 	fi
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check keraskit tests
+	$(BIN)/ruff check keraskit tests tools
 
 # The whole suite once per backend, each in its own process; fails if any fails.
 test: $(BIN)/.installed data lint
@@ -39,6 +39,10 @@ test: $(BIN)/.installed data lint
 		echo "=== tests on $$backend ==="; \
 		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider || status=1; \
 	done; exit $$status
+
+# Execute every lesson at full size and store its outputs (with a hash of its code).
+notebooks: $(BIN)/.installed data
+	$(BIN)/python tools/notebooks.py run
 
 demo: $(BIN)/.installed data
 	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.demo

@@ -1,0 +1,29 @@
+"""The course notebooks: stored outputs are current, and every lesson runs on this backend."""
+
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import notebooks as harness  # noqa: E402
+
+LESSONS = harness.lessons()
+
+
+def test_the_course_has_lessons_in_order():
+    numbers = [int(path.name[:2]) for path in LESSONS]
+    assert numbers and numbers == list(range(len(numbers))), [p.name for p in LESSONS]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
+def test_stored_outputs_match_the_code(path):
+    reason = harness.stale_reason(path)
+    assert reason is None, f"{path.name}: stale outputs: {reason}. Run `make notebooks`."
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
+def test_lesson_runs_in_smoke_mode(path):
+    """Every cell runs without error, in a fresh kernel, with KERASKIT_SMOKE=1."""
+    harness.execute(path, backend=keras.backend.backend(), smoke=True, timeout=300)

@@ -1,0 +1,131 @@
+"""Run the course notebooks and keep their stored outputs honest.
+
+    python tools/notebooks.py run [NOTEBOOK ...]     execute at full size, store outputs
+    python tools/notebooks.py check [NOTEBOOK ...]   fail if stored outputs are stale
+
+A notebook's metadata records a hash of its code cells when `run` stores its
+outputs. If a code cell changes afterwards, the hash no longer matches and
+`check` (and the tests) say the outputs are stale: rerun `make notebooks`.
+Execution uses nbclient in a fresh kernel, like a learner's "Restart & Run all".
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE = ROOT / "course"
+METADATA_KEY = "keraskit"
+# A lesson's intro says how long it takes; `run` writes the measured figure here.
+RUNTIME = re.compile(r"<!-- runtime -->.*?<!-- /runtime -->", re.DOTALL)
+
+
+def lessons():
+    """The course notebooks, in learning order."""
+    return sorted(COURSE.glob("[0-9][0-9]_*.ipynb"))
+
+
+def code_hash(notebook):
+    """SHA-256 of the code cells' sources: what the stored outputs were computed from."""
+    digest = hashlib.sha256()
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.strip().encode())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def execute(path, backend="jax", smoke=False, timeout=600):
+    """Execute a notebook in a fresh kernel; returns (executed notebook, seconds).
+
+    Raises nbclient's CellExecutionError, naming the cell, if any cell fails.
+    """
+    notebook = nbformat.read(path, as_version=4)
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    if smoke:
+        env["KERASKIT_SMOKE"] = "1"
+    else:
+        env.pop("KERASKIT_SMOKE", None)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
+        env=env,  # nbclient passes this to the kernel process
+    )
+    start = time.perf_counter()
+    client.execute(env=env)
+    return notebook, time.perf_counter() - start
+
+
+def stale_reason(path):
+    """Why a notebook's stored outputs cannot be trusted, or None if they can."""
+    notebook = nbformat.read(path, as_version=4)
+    recorded = notebook.metadata.get(METADATA_KEY, {}).get("code_hash")
+    if recorded is None:
+        return "it was never executed by `make notebooks` (no code hash in its metadata)"
+    if recorded != code_hash(notebook):
+        return "its code cells changed after its outputs were stored (code hash mismatch)"
+    unexecuted = [i for i, cell in enumerate(notebook.cells)
+                  if cell.cell_type == "code" and cell.source.strip()
+                  and cell.get("execution_count") is None]
+    if unexecuted:
+        return f"code cells {unexecuted} have no stored execution"
+    return None
+
+
+def record_runtime(notebook, seconds, backend):
+    """Write the measured full-size run time into the lesson's runtime marker."""
+    minutes = max(1, round(seconds / 60))
+    text = (f"<!-- runtime -->about {minutes} minute{'s' if minutes > 1 else ''} on a 2-core "
+            f"CPU (measured: {seconds:.0f} s at full size with the {backend} backend, "
+            f"by `make notebooks`)<!-- /runtime -->")
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and RUNTIME.search(cell.source):
+            cell.source = RUNTIME.sub(text, cell.source)
+
+
+def run(paths, backend="jax"):
+    for path in paths:
+        print(f"executing {path.name} at full size on {backend} ...", flush=True)
+        notebook, seconds = execute(path, backend=backend)
+        record_runtime(notebook, seconds, backend)
+        notebook.metadata[METADATA_KEY] = {
+            "code_hash": code_hash(notebook),
+            "backend": backend,
+            "seconds": round(seconds, 1),
+        }
+        nbformat.write(notebook, path)
+        print(f"  stored outputs of {path.name} ({seconds:.0f} s)", flush=True)
+
+
+def check(paths):
+    problems = [(path, stale_reason(path)) for path in paths]
+    problems = [(path, reason) for path, reason in problems if reason]
+    for path, reason in problems:
+        print(f"{path.name}: stale outputs: {reason}. Run `make notebooks`.")
+    return not problems
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "check"))
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
+    args = parser.parse_args(argv)
+    paths = [path.resolve() for path in args.notebooks] or lessons()
+    if args.command == "run":
+        run(paths, args.backend)
+        return 0
+    return 0 if check(paths) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
