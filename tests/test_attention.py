@@ -164,3 +164,16 @@ def test_wrong_rank_and_wrong_mask_shape_are_explained():
         layer(x, mask=np.ones((2, 4, 3), bool))
     with pytest.raises(ValueError, match=r"rank 1"):
         layer(x, mask=np.ones((4,), bool))
+
+
+def test_attention_scores_are_returned_in_a_functional_model(rng):
+    inputs = keras.Input((T, D))
+    outputs, weights = MultiHeadSelfAttention(HEADS)(inputs, return_attention_scores=True)
+    assert tuple(outputs.shape) == (None, T, D) and tuple(weights.shape) == (None, HEADS, T, T)
+    model = keras.Model(inputs, [outputs, weights])
+    got_outputs, got_weights = model(rng.normal(size=(2, T, D)).astype("float32"))
+    np.testing.assert_allclose(to_numpy(got_weights).sum(-1), 1.0, atol=1e-6)
+    source = keras.Input((S, D))
+    cross, cross_weights = MultiHeadCrossAttention(HEADS)(inputs, source,
+                                                           return_attention_scores=True)
+    assert tuple(cross.shape) == (None, T, D) and tuple(cross_weights.shape) == (None, HEADS, T, S)

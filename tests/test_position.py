@@ -127,3 +127,9 @@ def test_patch_encoder_errors_name_the_problem():
         PatchEncoder(8)(np.zeros((1, 12, 4), "float32"))
     with pytest.raises(ValueError, match=r"`patches` of rank 3"):
         PatchEncoder(8)(np.zeros((1, 2, 2, 4), "float32"))
+
+
+def test_learned_position_embedding_rejects_start_index_past_the_table():
+    layer = LearnedPositionEmbedding(sequence_length=8)
+    with pytest.raises(ValueError, match=r"`start_index`=6 with 5 tokens asks for positions 6..10"):
+        layer(np.zeros((1, 5, 4), "float32"), start_index=6)

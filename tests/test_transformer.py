@@ -170,3 +170,13 @@ def test_mixed_bfloat16_vit_trains_and_softmax_runs_in_float32(rng):
 def test_softmax_reference_sanity():
     # The references themselves: softmax of equal logits is uniform.
     np.testing.assert_allclose(softmax(np.zeros((2, 5))), 0.2)
+
+
+def test_blocks_return_attention_scores_in_a_functional_model():
+    inputs, source = keras.Input((T, D)), keras.Input((5, D))
+    outputs, scores = TransformerBlock(HEADS, MLP)(inputs, return_attention_scores=True)
+    assert tuple(outputs.shape) == (None, T, D) and tuple(scores.shape) == (None, HEADS, T, T)
+    outputs, self_scores, cross_scores = TransformerDecoderBlock(HEADS, MLP)(
+        inputs, source, return_attention_scores=True)
+    assert tuple(self_scores.shape) == (None, HEADS, T, T)
+    assert tuple(cross_scores.shape) == (None, HEADS, T, 5)

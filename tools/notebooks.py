@@ -48,7 +48,8 @@ def execute(path, backend="jax", smoke=False, timeout=600):
     Raises nbclient's CellExecutionError, naming the cell, if any cell fails.
     """
     notebook = nbformat.read(path, as_version=4)
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("MPLBACKEND", None)  # a non-inline backend would keep plots out of the notebook
     if smoke:
         env["KERASKIT_SMOKE"] = "1"
     else:
@@ -58,11 +59,34 @@ def execute(path, backend="jax", smoke=False, timeout=600):
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(Path(path).parent)}},
-        env=env,  # nbclient passes this to the kernel process
     )
     start = time.perf_counter()
     client.execute(env=env)
     return notebook, time.perf_counter() - start
+
+
+# TensorFlow's C++ runtime logs lines like "I0000 00:00:17954.. 123 port.cc:153] oneDNN ..."
+# before its log level can be set (TF_CPP_MIN_LOG_LEVEL does not reach them). They say
+# nothing about the lesson, so they are dropped from stored outputs; all else is kept.
+ABSL_LINE = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called .*)\n?",
+    re.MULTILINE,
+)
+
+
+def drop_runtime_logs(notebook):
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["text"] = ABSL_LINE.sub("", output["text"])
+                if not output["text"].strip():
+                    continue
+            kept.append(output)
+        cell.outputs = kept
 
 
 def stale_reason(path):
@@ -97,6 +121,7 @@ def run(paths, backend="jax"):
         print(f"executing {path.name} at full size on {backend} ...", flush=True)
         notebook, seconds = execute(path, backend=backend)
         record_runtime(notebook, seconds, backend)
+        drop_runtime_logs(notebook)
         notebook.metadata[METADATA_KEY] = {
             "code_hash": code_hash(notebook),
             "backend": backend,

@@ -41,7 +41,11 @@ def causal_mask(query_length, key_length=None):
 
 
 class _MultiHeadAttentionBase(keras.layers.Layer):
-    """What self- and cross-attention share: arguments, masks, and the two attention paths."""
+    """What self- and cross-attention share: arguments, masks, and the two attention paths.
+
+    No `compute_output_shape`: Keras traces `call` on symbolic inputs instead, which
+    also gets the `(outputs, weights)` pair right when scores are requested.
+    """
 
     def __init__(
         self,
@@ -250,9 +254,6 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
         outputs = self.output_dense(outputs)  # (B, T, D)
         return (outputs, weights) if return_attention_scores else outputs
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def compute_mask(self, inputs, mask=None):
         # A (B, T, T) attention mask describes pairs, not tokens: it does not carry over.
         return mask if mask is not None and len(mask.shape) == 2 else None
@@ -330,6 +331,3 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
         outputs = ops.reshape(outputs, (-1, target_length, self.num_heads * head_dim))
         outputs = self.output_dense(outputs)
         return (outputs, weights) if return_attention_scores else outputs
-
-    def compute_output_shape(self, inputs_shape, context_shape=None):
-        return inputs_shape

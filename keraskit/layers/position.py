@@ -242,6 +242,15 @@ class LearnedPositionEmbedding(keras.layers.Layer):
                 f"LearnedPositionEmbedding has {self.sequence_length} positions "
                 f"(`sequence_length`), but `inputs` has {length} tokens."
             )
+        # A tensor start_index (inside a compiled decoding loop) cannot be checked here.
+        if isinstance(start_index, int) and length is not None and (
+            start_index < 0 or start_index + length > self.sequence_length
+        ):
+            raise ValueError(
+                f"LearnedPositionEmbedding has positions 0..{self.sequence_length - 1}, but "
+                f"`start_index`={start_index} with {length} tokens asks for positions "
+                f"{start_index}..{start_index + length - 1}."
+            )
         shape = ops.shape(inputs)
         embeddings = ops.slice(
             ops.convert_to_tensor(self.position_embeddings),

@@ -105,9 +105,6 @@ class _BlockBase(keras.layers.Layer):
         x = x + branch
         return (x if self.norm_first else norm(x)), extra
 
-    def compute_output_shape(self, inputs_shape, *args, **kwargs):
-        return inputs_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(
