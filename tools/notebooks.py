@@ -107,10 +107,13 @@ def stale_reason(path):
 
 def record_runtime(notebook, seconds, backend):
     """Write the measured full-size run time into the lesson's runtime marker."""
-    minutes = max(1, round(seconds / 60))
-    text = (f"<!-- runtime -->about {minutes} minute{'s' if minutes > 1 else ''} on a 2-core "
-            f"CPU (measured: {seconds:.0f} s at full size with the {backend} backend, "
-            f"by `make notebooks`)<!-- /runtime -->")
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        about = "under a minute"
+    else:
+        about = f"about {minutes} minute{'s' if minutes > 1 else ''}"
+    text = (f"<!-- runtime -->{about} on a 2-core CPU (measured: {seconds:.0f} s at full size "
+            f"with the {backend} backend, by `make notebooks`)<!-- /runtime -->")
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and RUNTIME.search(cell.source):
             cell.source = RUNTIME.sub(text, cell.source)
