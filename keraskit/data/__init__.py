@@ -7,11 +7,14 @@ from keraskit.data.fashion_mnist import (
     find_fashion_mnist,
     load_fashion_mnist,
 )
+from keraskit.data.sentiment import load_imdb, synthetic_reviews
 from keraskit.data.synthetic import SHAPE_NAMES, synthetic_shapes
+from keraskit.data.translation import TranslationData, number_translation
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "SHAPE_NAMES",
+    "TranslationData",
     "WORD_GROUPS",
     "DatasetUnavailableError",
     "build_vocabulary",
@@ -19,6 +22,9 @@ __all__ = [
     "encode",
     "find_fashion_mnist",
     "load_fashion_mnist",
+    "load_imdb",
+    "number_translation",
+    "synthetic_reviews",
     "synthetic_shapes",
     "tokenize",
     "toy_corpus",
