@@ -75,14 +75,22 @@ def build_zoo():
     x = keras.Input((5, 8))
     zoo["TokenPooling"] = (_model(x, layers.TokenPooling("cls")(x)), _inputs(12, (5, 8)))
 
+    x = keras.Input((6, 5, 2))
+    zoo["RandomShift"] = (_model(x, layers.RandomShift(2, seed=4)(x)), _inputs(16, (6, 5, 2)))
+
     zoo["vit"] = (vit(16, 4, 5, 16, 2, 2, 32, channels=1), _inputs(13, (16, 16, 1)))
     zoo["vit-gap-sincos2d"] = (
         vit((8, 16), (4, 8), 3, 16, 2, 4, 32, pooling="gap", position="sincos2d", drop_path=0.2),
         _inputs(14, (8, 16, 3)))
+    zoo["vit-distillation"] = (
+        vit(16, 4, 5, 16, 1, 2, 32, channels=1, distillation=True, position="sincos2d"),
+        _inputs(15, (16, 16, 1)))
     return zoo
 
 
 def predict(model, inputs):
     """Inference-mode outputs as NumPy."""
     outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    if isinstance(outputs, (list, tuple)):  # several heads: compare them all
+        return np.stack([keras.ops.convert_to_numpy(output) for output in outputs])
     return keras.ops.convert_to_numpy(outputs)

@@ -1,5 +1,6 @@
 """keraskit.data: datasets that work offline, from real files or generated from a seed."""
 
+from keraskit.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
 from keraskit.data.corpus import WORD_GROUPS, build_vocabulary, decode, encode, tokenize, toy_corpus
 from keraskit.data.fashion_mnist import (
     FASHION_MNIST_CLASSES,
@@ -7,11 +8,17 @@ from keraskit.data.fashion_mnist import (
     find_fashion_mnist,
     load_fashion_mnist,
 )
+from keraskit.data.images import IMAGE_DATASETS, load_images
 from keraskit.data.sentiment import load_imdb, synthetic_reviews
 from keraskit.data.synthetic import SHAPE_NAMES, synthetic_shapes
 from keraskit.data.translation import TranslationData, number_translation
 
 __all__ = [
+    "CIFAR10_CLASSES",
+    "IMAGE_DATASETS",
+    "find_cifar10",
+    "load_cifar10",
+    "load_images",
     "FASHION_MNIST_CLASSES",
     "SHAPE_NAMES",
     "TranslationData",

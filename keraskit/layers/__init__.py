@@ -9,6 +9,7 @@ from keraskit.layers.attention import (
     MultiHeadSelfAttention,
     causal_mask,
 )
+from keraskit.layers.augment import RandomShift
 from keraskit.layers.drop_path import DropPath
 from keraskit.layers.patch_encoder import PatchEncoder
 from keraskit.layers.patches import PatchEmbedding, Patches, unpatchify
@@ -24,6 +25,7 @@ from keraskit.layers.position import (
 from keraskit.layers.transformer import TransformerBlock, TransformerDecoderBlock
 
 __all__ = [
+    "RandomShift",
     "DropPath",
     "LearnedPositionEmbedding",
     "MultiHeadCrossAttention",

@@ -15,7 +15,8 @@ class PatchEncoder(keras.layers.Layer):
     (Dosovitskiy et al., 2021, eq. 1):
     1. a linear projection of each flattened patch to `projection_dim`;
     2. optionally a learnable class token in front, whose final state the
-       classifier reads;
+       classifier reads (and, for DeiT, a distillation token after it, whose
+       final state a second head reads to imitate a teacher);
     3. position information: a learned embedding per position (default), or
        a fixed 2D sin-cos encoding of the patch's row and column.
 
@@ -29,6 +30,8 @@ class PatchEncoder(keras.layers.Layer):
         grid_size: `(rows, columns)` of the patch grid; default: a square
             grid inferred from the number of patches.
         class_token: whether to prepend a learnable class token.
+        distillation_token: whether to add a learnable distillation token
+            after the class token (DeiT; Touvron et al., 2021). Needs `class_token`.
         position: `"learned"` or `"sincos2d"`.
         dropout: dropout rate on the tokens after positions are added.
         kernel_initializer: initializer of the projection kernel.
@@ -43,7 +46,8 @@ class PatchEncoder(keras.layers.Layer):
         training: whether dropout is active.
 
     Returns:
-        Tensor of shape `(batch, num_patches + class_token, projection_dim)`.
+        Tensor of shape `(batch, num_prefix_tokens + num_patches, projection_dim)`:
+        the class (and distillation) token first, then the patches in order.
 
     Example:
 
@@ -58,6 +62,7 @@ class PatchEncoder(keras.layers.Layer):
         projection_dim,
         grid_size=None,
         class_token=False,
+        distillation_token=False,
         position="learned",
         dropout=0.0,
         kernel_initializer="glorot_uniform",
@@ -74,6 +79,12 @@ class PatchEncoder(keras.layers.Layer):
         self.projection_dim = int(projection_dim)
         self.grid_size = None if grid_size is None else to_pair(grid_size, "grid_size")
         self.class_token = bool(class_token)
+        self.distillation_token = bool(distillation_token)
+        if self.distillation_token and not self.class_token:
+            raise ValueError(
+                "PatchEncoder: `distillation_token=True` needs `class_token=True` "
+                "(DeiT reads the class token and the distillation token side by side)."
+            )
         self.position = position
         self.dropout = float(dropout)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -109,12 +120,23 @@ class PatchEncoder(keras.layers.Layer):
             self.class_embedding = self.add_weight(
                 name="class_token", shape=(1, 1, self.projection_dim), initializer="zeros"
             )
+        if self.distillation_token:
+            # Not zeros: two identical zero tokens would stay identical forever.
+            self.distillation_embedding = self.add_weight(
+                name="distillation_token", shape=(1, 1, self.projection_dim),
+                initializer=self.position_initializer,
+            )
         if self.position == "learned":
             self.position_embedding = self.add_weight(
                 name="position_embedding",
-                shape=(self.class_token + rows * columns, self.projection_dim),
+                shape=(self.num_prefix_tokens + rows * columns, self.projection_dim),
                 initializer=self.position_initializer,
             )
+
+    @property
+    def num_prefix_tokens(self):
+        """Tokens in front of the patches: the class token, and the distillation token."""
+        return int(self.class_token) + int(self.distillation_token)
 
     @property
     def num_patches(self):
@@ -136,19 +158,20 @@ class PatchEncoder(keras.layers.Layer):
         return grid_size
 
     def _positions(self, grid_size):
-        """Position vectors `(class_token + rows * columns, dim)` for a grid."""
+        """Position vectors `(num_prefix_tokens + rows * columns, dim)` for a grid."""
+        prefix = self.num_prefix_tokens
         if self.position == "sincos2d":
             positions = sincos_2d_encoding(grid_size, self.projection_dim)
-            if self.class_token:  # the class token has no place in the image
-                positions = ops.pad(positions, ((1, 0), (0, 0)))
+            if prefix:  # the class and distillation tokens have no place in the image
+                positions = ops.pad(positions, ((prefix, 0), (0, 0)))
             return positions
         positions = ops.convert_to_tensor(self.position_embedding)
         if tuple(grid_size) == tuple(self.grid_size):
             return positions
         # Resize the learned grid of embeddings like an image with D channels.
-        class_position = positions[: int(self.class_token)]
+        class_position = positions[:prefix]
         rows, columns = self.grid_size
-        grid = ops.reshape(positions[int(self.class_token):], (1, rows, columns, -1))
+        grid = ops.reshape(positions[prefix:], (1, rows, columns, -1))
         grid = ops.image.resize(
             grid, grid_size, interpolation="bilinear", antialias=False,
             data_format="channels_last",
@@ -161,17 +184,21 @@ class PatchEncoder(keras.layers.Layer):
         num_patches = patches.shape[1]
         grid_size = self._grid_for(num_patches, grid_size)
         tokens = self.projection(patches)  # (B, N, P) -> (B, N, D)
+        prefix = []
         if self.class_token:
+            prefix.append(self.class_embedding)
+        if self.distillation_token:
+            prefix.append(self.distillation_embedding)
+        if prefix:
             batch = ops.shape(tokens)[0]
-            class_tokens = ops.broadcast_to(
-                ops.cast(self.class_embedding, tokens.dtype), (batch, 1, self.projection_dim)
-            )
-            tokens = ops.concatenate([class_tokens, tokens], axis=1)  # (B, 1 + N, D)
+            prefix = ops.cast(ops.concatenate(prefix, axis=1), tokens.dtype)  # (1, P, D)
+            prefix = ops.broadcast_to(prefix, (batch, self.num_prefix_tokens, self.projection_dim))
+            tokens = ops.concatenate([prefix, tokens], axis=1)  # (B, P + N, D)
         tokens = tokens + ops.cast(self._positions(grid_size), tokens.dtype)[None]
         return self.dropout_layer(tokens, training=training)
 
     def compute_output_shape(self, input_shape):
-        length = None if input_shape[1] is None else input_shape[1] + self.class_token
+        length = None if input_shape[1] is None else input_shape[1] + self.num_prefix_tokens
         return (input_shape[0], length, self.projection_dim)
 
     def get_config(self):
@@ -181,6 +208,7 @@ class PatchEncoder(keras.layers.Layer):
                 "projection_dim": self.projection_dim,
                 "grid_size": self.grid_size,
                 "class_token": self.class_token,
+                "distillation_token": self.distillation_token,
                 "position": self.position,
                 "dropout": self.dropout,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

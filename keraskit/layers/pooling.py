@@ -11,12 +11,13 @@ class TokenPooling(keras.layers.Layer):
     """Summarizes a sequence of tokens into one vector per example.
 
     `"cls"` takes the first token, the class token that a ViT or BERT prepends
-    so attention can gather a summary into it. `"gap"` (global average pooling)
+    so attention can gather a summary into it; `"distillation"` takes the
+    second, DeiT's distillation token. `"gap"` (global average pooling)
     averages the tokens; with a padding mask it averages only the real tokens,
     so padding does not dilute the mean.
 
     Args:
-        method: `"cls"` or `"gap"`.
+        method: `"cls"`, `"distillation"` or `"gap"`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -38,7 +39,7 @@ class TokenPooling(keras.layers.Layer):
 
     def __init__(self, method="cls", **kwargs):
         super().__init__(**kwargs)
-        check_choice(method, ("cls", "gap"), "method")
+        check_choice(method, ("cls", "distillation", "gap"), "method")
         self.method = method
         self.supports_masking = True
 
@@ -46,6 +47,8 @@ class TokenPooling(keras.layers.Layer):
         check_rank(inputs.shape, 3, "inputs", "TokenPooling", "(batch, length, dim)")
         if self.method == "cls":
             return inputs[:, 0]
+        if self.method == "distillation":
+            return inputs[:, 1]
         if mask is None:
             return ops.mean(inputs, axis=1)
         weights = ops.cast(mask, inputs.dtype)[:, :, None]  # (B, T, 1): 1 real, 0 padding

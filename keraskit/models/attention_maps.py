@@ -100,8 +100,9 @@ def attention_rollout(model, images, head_fusion="mean"):
         with_residual = 0.5 * fused + 0.5 * identity
         with_residual /= with_residual.sum(axis=-1, keepdims=True)
         rollout = with_residual @ rollout  # later blocks act on what earlier ones mixed
+    prefix = encoder.num_prefix_tokens  # class (and distillation) tokens come first
     if encoder.class_token:
-        flow = rollout[:, 0, 1:]  # how much of each patch reached the class token
+        flow = rollout[:, 0, prefix:]  # how much of each patch reached the class token
     else:
         flow = rollout.mean(axis=1)
     flow = flow / flow.sum(axis=-1, keepdims=True)

@@ -23,6 +23,7 @@ def vit(
     drop_path=0.0,
     layer_norm_epsilon=1e-6,
     classifier_activation=None,
+    distillation=False,
     name="vit",
 ):
     """Builds a Vision Transformer classifier as a functional `keras.Model`.
@@ -47,12 +48,17 @@ def vit(
             rates growing linearly from 0 (as in DeiT).
         layer_norm_epsilon: epsilon of every LayerNorm.
         classifier_activation: activation of the head; None gives logits.
+        distillation: add DeiT's distillation token and a second head that
+            reads it (Touvron et al., 2021); train it with
+            `keraskit.training.HardDistillation`. Needs `pooling="cls"`.
         name: model name.
 
     Returns:
         A `keras.Model` from images `(batch, height, width, channels)` to
         `(batch, num_classes)`. The head is float32 even under mixed precision,
-        so the loss sees full-precision logits.
+        so the loss sees full-precision logits. With `distillation=True`, two
+        outputs: `[class_logits, distillation_logits]`, each `(batch, num_classes)`;
+        at test time DeiT predicts with their average.
 
     Example:
 
@@ -63,6 +69,11 @@ def vit(
     """
     check_choice(pooling, ("cls", "gap"), "pooling")
     check_choice(position, ("learned", "sincos2d"), "position")
+    if distillation and pooling != "cls":
+        raise ValueError(
+            "`distillation=True` reads a class token and a distillation token, so it needs "
+            f"pooling='cls'. Received: pooling={pooling!r}"
+        )
     height, width = to_pair(image_size, "image_size")
     patch_height, patch_width = to_pair(patch_size, "patch_size")
     if dim % num_heads != 0:
@@ -80,6 +91,7 @@ def vit(
         dim,
         grid_size=grid,
         class_token=pooling == "cls",
+        distillation_token=distillation,
         position=position,
         dropout=dropout,
         name="patch_encoder",
@@ -98,10 +110,14 @@ def vit(
             name=f"block_{index}",
         )(x)
     x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
-    x = TokenPooling(pooling, name="pooling")(x)
     outputs = keras.layers.Dense(
         num_classes, activation=classifier_activation, dtype="float32", name="head"
-    )(x)
+    )(TokenPooling(pooling, name="pooling")(x))
+    if distillation:
+        distillation_outputs = keras.layers.Dense(
+            num_classes, activation=classifier_activation, dtype="float32", name="distillation_head"
+        )(TokenPooling("distillation", name="distillation_pooling")(x))
+        outputs = [outputs, distillation_outputs]
     return keras.Model(images, outputs, name=name)
 
 

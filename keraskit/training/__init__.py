@@ -1,0 +1,30 @@
+"""keraskit.training: the recipe for training a ViT fast, and the pieces it is made of."""
+
+from keraskit.training.devices import data_parallel
+from keraskit.training.distillation import HardDistillation
+from keraskit.training.flops import (
+    PEAK_BF16_FLOPS,
+    accelerator_name,
+    peak_flops,
+    transformer_block_macs,
+    vit_flops,
+)
+from keraskit.training.recipe import TrainingRun, image_augmentation, small_vit_config, train_vit
+from keraskit.training.schedules import warmup_cosine
+from keraskit.training.throughput import ThroughputMonitor
+
+__all__ = [
+    "PEAK_BF16_FLOPS",
+    "HardDistillation",
+    "ThroughputMonitor",
+    "TrainingRun",
+    "accelerator_name",
+    "data_parallel",
+    "image_augmentation",
+    "peak_flops",
+    "small_vit_config",
+    "train_vit",
+    "transformer_block_macs",
+    "vit_flops",
+    "warmup_cosine",
+]

@@ -1,0 +1,124 @@
+"""How much arithmetic a ViT needs per image, and how much a GPU can do: the two halves of MFU."""
+
+from keraskit.layers import PatchEncoder, Patches, TransformerBlock
+
+# Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, in FLOP/s.
+# Matched against the device's name, most specific first.
+PEAK_BF16_FLOPS = (
+    ("H200", 989e12),
+    ("H100 PCIe", 756e12),
+    ("H100 NVL", 835e12),
+    ("H100", 989e12),  # SXM
+    ("A100", 312e12),
+    ("L4", 121e12),
+)
+
+
+def transformer_block_macs(tokens, dim, num_heads, head_dim, mlp_dim):
+    """Multiply-adds of one Transformer block for one sequence (norms and softmax left out).
+
+    q, k, v projections `3 T D (H d)`; scores `Q K^T` and the weighted sum of
+    values `2 T^2 (H d)`; output projection `T (H d) D`; MLP `2 T D M`.
+    """
+    width = num_heads * head_dim
+    projections = 3 * tokens * dim * width + tokens * width * dim
+    attention = 2 * tokens * tokens * width
+    mlp = 2 * tokens * dim * mlp_dim
+    return projections + attention + mlp
+
+
+def vit_flops(model, training=False):
+    """FLOPs per image of a ViT built by `keraskit.models.vit` (2 FLOPs per multiply-add).
+
+    Counts the matrix multiplications, which are nearly all the work: the
+    patch projection, every block (see `transformer_block_macs`) and the
+    head. Training costs 3x the forward pass (the backward pass computes
+    gradients for both activations and weights: about 2x), the convention
+    used to report model FLOPs utilization (MFU; Chowdhery et al., 2022).
+
+    Args:
+        model: a ViT from `keraskit.models.vit` (a `Patches`, a `PatchEncoder`,
+            `TransformerBlock`s and a Dense `head` layer).
+        training: count forward + backward instead of forward only.
+
+    Returns:
+        An int: FLOPs for one image.
+
+    Example:
+
+    >>> from keraskit.models import vit_base
+    >>> round(vit_flops(vit_base()) / 2 / 1e9, 1)  # multiply-adds, what DeiT's table 1 calls FLOPs
+    17.6
+    """
+    patches = _one(model, Patches)
+    encoder = _one(model, PatchEncoder)
+    blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
+    if not blocks:
+        raise ValueError(f"Model {model.name!r} has no TransformerBlock; is it a keraskit ViT?")
+    patch_height, patch_width = patches.patch_size
+    channels = model.input_shape[-1]
+    dim = encoder.projection_dim
+    num_patches = encoder.num_patches
+    tokens = num_patches + encoder.num_prefix_tokens
+    macs = num_patches * patch_height * patch_width * channels * dim  # patch projection
+    for block in blocks:
+        heads = block.num_heads
+        head_dim = block.key_dim or dim // heads
+        macs += transformer_block_macs(tokens, dim, heads, head_dim, block.mlp_dim)
+    for layer in model.layers:
+        if layer.name.startswith(("head", "distillation_head")):
+            macs += dim * layer.units
+    flops = 2 * macs
+    return 3 * flops if training else flops
+
+
+def _one(model, kind):
+    found = [layer for layer in model.layers if isinstance(layer, kind)]
+    if not found:
+        raise ValueError(f"Model {model.name!r} has no {kind.__name__} layer; is it a keraskit ViT?")
+    return found[0]
+
+
+def accelerator_name():
+    """The name of the first accelerator the Keras backend sees, or None on a CPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return None if device.platform == "cpu" else device.device_kind
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                return tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+    except Exception:  # a missing driver means no accelerator, not a crash
+        return None
+    return None
+
+
+def peak_flops(device_name=None):
+    """Dense bf16 peak FLOP/s of a GPU by name (default: the one in use); None when unknown.
+
+    Example:
+
+    >>> peak_flops("NVIDIA H100 80GB HBM3") / 1e12
+    989.0
+    >>> peak_flops("cpu") is None
+    True
+    """
+    name = device_name if device_name is not None else accelerator_name()
+    if not name:
+        return None
+    for key, flops in PEAK_BF16_FLOPS:
+        if key in name:
+            return flops
+    return None

@@ -1,0 +1,289 @@
+"""keraskit.training: schedule, FLOPs, throughput, distillation, the recipe, resume, two devices."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+from keraskit.data import synthetic_shapes
+from keraskit.layers import PatchEncoder
+from keraskit.models import attention_rollout, vit, vit_base
+from keraskit.training import (
+    HardDistillation,
+    ThroughputMonitor,
+    image_augmentation,
+    peak_flops,
+    train_vit,
+    vit_flops,
+    warmup_cosine,
+)
+
+TINY = dict(patch_size=4, dim=32, depth=2, num_heads=2, mlp_dim=64, pooling="gap")
+
+
+def run_python(script, env=None, timeout=600):
+    """Runs a script in a fresh interpreter (its own backend, devices, process to kill)."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                            text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+    return result
+
+
+# --- the schedule -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("final", [0.0, 1e-5])
+def test_warmup_cosine_follows_the_formula(final):
+    peak, total, warmup = 3e-3, 200, 30
+    schedule = warmup_cosine(peak, total, warmup, final_learning_rate=final)
+    steps = np.arange(0, total + 1)
+    progress = np.clip((steps - warmup) / (total - warmup), 0, 1)
+    expected = np.where(steps < warmup, peak * steps / warmup,
+                        final + (peak - final) * (1 + np.cos(np.pi * progress)) / 2)
+    got = np.array([float(to_numpy(schedule(step))) for step in steps])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((1e-3, 10, 10), "warmup_steps < total_steps"),
+    ((0.0, 10, 2), "peak_learning_rate > 0"),
+    ((1e-3, 10, 2, 1e-2), "final_learning_rate <= peak_learning_rate"),
+])
+def test_warmup_cosine_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        warmup_cosine(*args)
+
+
+# --- FLOPs, peak, throughput --------------------------------------------------------------
+
+def test_vit_base_flops_match_the_deit_paper():
+    # DeiT (Touvron et al. 2021), table 1: ViT-B/16 at 224x224 costs 17.6 G multiply-adds.
+    model = vit_base()
+    assert vit_flops(model) / 2 / 1e9 == pytest.approx(17.6, abs=0.05)
+    assert vit_flops(model, training=True) == 3 * vit_flops(model)
+
+
+def test_vit_flops_agree_with_xla_cost_analysis():
+    """XLA counts the FLOPs of the compiled forward pass independently of our formula."""
+    result = run_python("""
+        import json, jax, keras, numpy as np
+        from keraskit.models import vit
+        from keraskit.training import vit_flops
+        model = vit(image_size=32, patch_size=4, num_classes=10, dim=192, depth=2, num_heads=3,
+                    mlp_dim=768)
+        x = np.zeros((1, 32, 32, 3), "float32")
+        weights = [v.value for v in model.trainable_variables]
+        others = [v.value for v in model.non_trainable_variables]
+        forward = jax.jit(lambda w, o, x: model.stateless_call(w, o, x)[0])
+        cost = forward.lower(weights, others, x).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        print(json.dumps({"xla": cost["flops"], "ours": vit_flops(model)}))
+    """, env={"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    # XLA also counts softmax, LayerNorm, GELU and additions (a few percent here); we count
+    # only the matrix products, so ours is a little lower, never higher.
+    assert 0.90 * counts["xla"] <= counts["ours"] <= counts["xla"], counts
+
+
+def test_peak_flops_by_device_name():
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops("NVIDIA H200") == 989e12
+    assert peak_flops("NVIDIA A100-SXM4-40GB") == 312e12
+    assert peak_flops("Some CPU") is None
+
+
+def test_throughput_monitor_logs_images_per_second_and_mfu():
+    x = np.random.default_rng(0).random((256, 8)).astype("float32")
+    y = (x.sum(1) > 4).astype("int32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    monitor = ThroughputMonitor(images_per_epoch=256, flops_per_image=1e6, peak_flops=1e12,
+                                print_every_epoch=False)
+    history = model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[monitor])
+    speeds = history.history["images_per_second"]
+    assert len(speeds) == 2 and all(speed > 0 for speed in speeds)
+    np.testing.assert_allclose(history.history["mfu"], np.array(speeds) * 1e6 / 1e12)
+
+
+# --- distillation token and hard distillation ---------------------------------------------
+
+def test_patch_encoder_distillation_token_comes_second_with_its_own_position():
+    encoder = PatchEncoder(8, class_token=True, distillation_token=True)
+    tokens = to_numpy(encoder(np.zeros((2, 16, 5), "float32")))
+    assert tokens.shape == (2, 18, 8) and encoder.num_prefix_tokens == 2
+    positions = to_numpy(encoder.position_embedding)
+    assert positions.shape == (18, 8)
+    # Zero patches project to the bias (zeros): what is left is token + position.
+    np.testing.assert_allclose(tokens[0, 0], to_numpy(encoder.class_embedding)[0, 0] + positions[0],
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(tokens[0, 1],
+                               to_numpy(encoder.distillation_embedding)[0, 0] + positions[1],
+                               rtol=1e-6, atol=1e-7)
+    assert not np.allclose(tokens[0, 0], tokens[0, 1])
+    with pytest.raises(ValueError, match="needs `class_token=True`"):
+        PatchEncoder(8, distillation_token=True)
+
+
+def test_vit_with_distillation_has_two_heads_and_rollout_skips_both_tokens(rng):
+    model = vit(image_size=16, channels=1, num_classes=3, distillation=True, **dict(TINY, pooling="cls"))
+    images = rng.random((2, 16, 16, 1)).astype("float32")
+    class_logits, distillation_logits = model(images)
+    assert tuple(class_logits.shape) == tuple(distillation_logits.shape) == (2, 3)
+    rollout = attention_rollout(model, images)
+    assert rollout.shape == (2, 4, 4)
+    np.testing.assert_allclose(rollout.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="needs pooling='cls'"):
+        vit(image_size=16, channels=1, num_classes=3, distillation=True, **TINY)
+
+
+def test_hard_distillation_loss_is_deit_formula_and_teacher_stays_frozen(rng):
+    student = vit(image_size=8, channels=1, num_classes=4, distillation=True,
+                  **dict(TINY, patch_size=4, pooling="cls"))
+    teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    images = rng.random((16, 8, 8, 1)).astype("float32")
+    labels = rng.integers(0, 4, 16)
+    class_logits, distillation_logits = (to_numpy(t) for t in student(images, training=False))
+    teacher_labels = to_numpy(teacher(images)).argmax(-1)
+
+    def cross_entropy(logits, targets):
+        logits = logits - logits.max(-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        return -log_probs[np.arange(len(targets)), targets].mean()
+
+    expected = 0.5 * cross_entropy(class_logits, labels) + 0.5 * cross_entropy(distillation_logits,
+                                                                               teacher_labels)
+    teacher_before = [to_numpy(w).copy() for w in teacher.weights]
+    model = HardDistillation(student, teacher)
+    model.compile(optimizer=keras.optimizers.SGD(0.5),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), loss_weights=0.5)
+    history = model.fit(images, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    # The first step's loss is computed with the initial weights.
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-4)
+    for before, after in zip(teacher_before, teacher.weights, strict=True):
+        np.testing.assert_array_equal(before, to_numpy(after))
+    # Inference: the average of the two heads.
+    average = sum(to_numpy(t) for t in student(images, training=False)) / 2
+    np.testing.assert_allclose(to_numpy(model(images)), average, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="two outputs"):
+        HardDistillation(teacher, teacher)
+
+
+def test_hard_distillation_survives_a_keras_file_round_trip(tmp_path, rng):
+    student = vit(image_size=8, channels=1, num_classes=4, distillation=True,
+                  **dict(TINY, pooling="cls"))
+    teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    model = HardDistillation(student, teacher, augmentation=image_augmentation())
+    images = rng.random((3, 8, 8, 1)).astype("float32")
+    expected = to_numpy(model(images))
+    model.save(tmp_path / "deit.keras")
+    loaded = keras.models.load_model(tmp_path / "deit.keras")
+    np.testing.assert_allclose(to_numpy(loaded(images)), expected, rtol=1e-5, atol=1e-6)
+
+
+# --- the recipe ---------------------------------------------------------------------------
+
+def shapes_data(train=1024, test=256):
+    (x_train, y_train) = synthetic_shapes(train, image_size=16, channels=1, seed=0)
+    (x_test, y_test) = synthetic_shapes(test, image_size=16, channels=1, seed=1)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def test_train_vit_learns_and_reports_its_speed(capsys):
+    run = train_vit(shapes_data(2048), model_config=TINY, epochs=6, batch_size=64,
+                    peak_learning_rate=3e-3, verbose=0, distribute=False)
+    history = run.history
+    assert history["loss"][-1] < history["loss"][0]
+    assert run.test_accuracy > 0.4  # 4 classes: chance is 0.25
+    assert run.images_per_second > 0 and run.device.endswith("x1")
+    assert len(history["images_per_second"]) == 6
+    assert "images/s" in capsys.readouterr().out
+    assert run.model.output_shape == (None, 4)  # the plain ViT, augmentation left out
+
+
+def test_train_vit_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="precision"):
+        train_vit(shapes_data(64, 64), model_config=TINY, precision="float16", epochs=1)
+    with pytest.raises(ValueError, match=r"\(N, height, width, channels\)"):
+        train_vit(((np.zeros((4, 16, 16)), np.zeros(4, int)), (np.zeros((4, 16, 16)), np.zeros(4, int))),
+                  model_config=TINY, epochs=1)
+
+
+RESUMABLE_RUN = """
+    import os, signal, sys, keras
+    from keraskit.data import synthetic_shapes
+    from keraskit.training import train_vit
+    checkpoints, log, kill_in_epoch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            print("epoch", epoch, "starts at step", int(self.model.optimizer.iterations), flush=True)
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == kill_in_epoch and batch == 3:
+                os.kill(os.getpid(), signal.SIGKILL)  # a crash: no clean-up runs
+
+    data = (synthetic_shapes(512, image_size=16, channels=1, seed=0),
+            synthetic_shapes(128, image_size=16, channels=1, seed=1))
+    train_vit(data, model_config=dict(patch_size=4, dim=16, depth=1, num_heads=2, mlp_dim=32),
+              epochs=5, batch_size=64, checkpoint_dir=checkpoints, verbose=0, distribute=False,
+              callbacks=[keras.callbacks.CSVLogger(log, append=True), Recorder()])
+"""
+
+
+def test_a_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
+    checkpoints, log = tmp_path / "checkpoints", tmp_path / "log.csv"
+    args = ["-", str(checkpoints), str(log)]
+    script = textwrap.dedent(RESUMABLE_RUN)
+    killed = subprocess.run([sys.executable, "-c", script, *args[1:], "2"], capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    resumed = subprocess.run([sys.executable, "-c", script, *args[1:], "-1"], capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps_per_epoch = 512 // 64
+    # Epochs 0 and 1 completed before the kill; the restart begins at epoch 2, with the
+    # optimizer (and so the learning-rate schedule) exactly where epoch 1 left it.
+    assert "epoch 0 starts at step 0" in killed.stdout
+    first_line = [line for line in resumed.stdout.splitlines() if line.startswith("epoch")][0]
+    assert first_line == f"epoch 2 starts at step {2 * steps_per_epoch}"
+    with open(log) as file:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(file)]
+    assert epochs == [0, 1, 2, 3, 4]  # every epoch logged once: none lost, none repeated
+
+
+TWO_DEVICES = """
+    import json, keras
+    from keraskit.data import synthetic_shapes
+    from keraskit.training import train_vit
+    data = (synthetic_shapes(1024, image_size=16, channels=1, seed=0),
+            synthetic_shapes(128, image_size=16, channels=1, seed=1))
+    config = dict(patch_size=4, dim=32, depth=2, num_heads=2, mlp_dim=64, pooling="gap")
+    one_step = train_vit(data, model_config=config, epochs=1, batch_size=64, max_train_images=64,
+                         augment=False, verbose=0)
+    trained = train_vit(data, model_config=config, epochs=6, batch_size=64,
+                        peak_learning_rate=3e-3, verbose=0)
+    print(json.dumps({"devices": len(keras.distribution.list_devices()),
+                      "first_step_loss": one_step.history["loss"][0], "device": trained.device,
+                      "losses": trained.history["loss"]}))
+"""
+
+
+def test_recipe_trains_data_parallel_on_two_devices_like_on_one():
+    results = {}
+    for count in (1, 2):
+        result = run_python(TWO_DEVICES, env={
+            "KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        results[count] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert results[2]["devices"] == 2 and results[2]["device"].endswith("x2")
+    assert results[1]["device"].endswith("x1")
+    np.testing.assert_allclose(results[2]["first_step_loss"], results[1]["first_step_loss"], rtol=1e-5)
+    losses = results[2]["losses"]
+    assert losses[-1] < 0.9 * losses[0], losses
