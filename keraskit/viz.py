@@ -13,13 +13,14 @@ from keraskit.layers._checks import to_pair
 
 def _image_for_display(image):
     """`(H, W)` or `(H, W, C)` -> something `imshow` draws: grey stays 2D, values in [0, 1]."""
+    integer_pixels = np.issubdtype(np.asarray(image).dtype, np.integer)
     image = np.asarray(image, dtype="float32")
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3):
         raise ValueError(f"Expected an image (height, width[, channels]). Received shape {image.shape}")
-    if image.max() > 1.0:  # uint8-style 0..255 pixels
-        image = image / 255.0
+    if integer_pixels or image.max() > 2.0:
+        image = image / 255.0  # 0..255 pixels; floats a little over 1 (after a resize) are clipped
     return np.clip(image, 0.0, 1.0)
 
 
@@ -85,7 +86,7 @@ def plot_patches(image, patch_size, max_sequence=None):
     return fig
 
 
-def plot_position_similarity(position_embeddings, grid_size, title=None):
+def plot_position_similarity(position_embeddings, grid_size, title=None, vmin=-1.0, vmax=1.0):
     """Cosine similarity of each patch's position embedding to all others (ViT paper, fig. 7).
 
     Tile `(r, c)` of the figure is a small map over the patch grid: how similar
@@ -98,6 +99,8 @@ def plot_position_similarity(position_embeddings, grid_size, title=None):
             (drop the class token's first, if any).
         grid_size: `(rows, columns)` of the patch grid.
         title: figure title.
+        vmin, vmax: the colour scale; narrow it when all similarities are
+            high (e.g. `vmin=None` uses the smallest one).
 
     Returns:
         A matplotlib `Figure`.
@@ -118,12 +121,14 @@ def plot_position_similarity(position_embeddings, grid_size, title=None):
         )
     unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
     similarity = unit @ unit.T  # (N, N)
+    vmin = similarity.min() if vmin is None else vmin
+    vmax = similarity.max() if vmax is None else vmax
     size = min(7, 0.9 * columns + 1.5)
     fig, axes = plt.subplots(rows, columns, figsize=(size, size * rows / columns),
                              constrained_layout=True, squeeze=False)
     for index in range(rows * columns):
         ax = axes[index // columns, index % columns]
-        image = ax.imshow(similarity[index].reshape(rows, columns), cmap="viridis", vmin=-1, vmax=1)
+        image = ax.imshow(similarity[index].reshape(rows, columns), cmap="viridis", vmin=vmin, vmax=vmax)
         ax.set_xticks([])
         ax.set_yticks([])
     for row in range(rows):
@@ -154,7 +159,9 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
         attention: one block's attention weights for this image,
             `(num_heads, N, N)`, e.g. `attention_maps(model, images)[block][i]`.
         grid_size: `(rows, columns)` of the patch grid.
-        token: the query token (0: the class token when there is one).
+        token: the query token (0: the class token when there is one), or
+            None for the attention each patch receives, averaged over all
+            queries (for models without a class token).
         title: figure title.
 
     Returns:
@@ -182,7 +189,8 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
     _show(axes[0, 0], image)
     axes[0, 0].set_title("image", fontsize=9)
     for head in range(num_heads):
-        heat = attention[head, token, prefix:].reshape(rows, columns)
+        received = attention[head].mean(axis=0) if token is None else attention[head, token]
+        heat = received[prefix:].reshape(rows, columns)
         _overlay(axes[0, head + 1], image, heat, f"head {head}")
     if title:
         fig.suptitle(title)
