@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 BACKENDS := jax tensorflow torch
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test lint demo notebooks data clean
+.PHONY: test lint demo notebooks exercises grade data clean
 
 # The environment: rebuilt when pyproject.toml or this file changes.
 $(BIN)/.installed: pyproject.toml Makefile
@@ -43,6 +43,10 @@ test: $(BIN)/.installed data lint
 # Execute every lesson at full size and store its outputs (with a hash of its code).
 notebooks: $(BIN)/.installed data
 	$(BIN)/python tools/notebooks.py run
+
+# Student notebooks from solutions/ (solutions stubbed out); a test fails when they drift.
+exercises: $(BIN)/.installed
+	$(BIN)/python tools/exercises.py generate
 
 demo: $(BIN)/.installed data
 	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.demo

@@ -1,0 +1,80 @@
+"""The `keraskit` command line.
+
+    keraskit grade NOTEBOOK|DIR [--json OUT] [--csv OUT] [--timeout S] [--extra-tests DIR]
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _print_table(report, file=sys.stdout):
+    print(f"\n{report['notebook']}", file=file)
+    rows = [(task["name"], f"{task['points']:g}", f"{task['max_points']:g}", task["message"])
+            for task in report["tasks"]]
+    width = max([len("task")] + [len(row[0]) for row in rows])
+    print(f"  {'task':<{width}}  points  max  message", file=file)
+    for name, points, maximum, message in rows:
+        print(f"  {name:<{width}}  {points:>6}  {maximum:>3}  {message}", file=file)
+    for error in report["errors"]:
+        print(f"  note: {error}", file=file)
+    print(f"  total: {report['score']:g} / {report['max_score']:g}", file=file)
+
+
+def grade_command(args):
+    from keraskit.grading.grader import grade_notebook
+
+    target = Path(args.path)
+    if not target.exists():
+        print(f"keraskit grade: {target} does not exist", file=sys.stderr)
+        return 2
+    notebooks = sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
+    if target.is_dir() and not notebooks:
+        print(f"keraskit grade: no .ipynb files in {target}", file=sys.stderr)
+        return 2
+    reports = []
+    for notebook in notebooks:
+        try:
+            report = grade_notebook(notebook, timeout=args.timeout, extra_tests=args.extra_tests)
+        except Exception as error:  # one broken submission never stops the batch
+            report = {"notebook": str(notebook), "score": 0, "max_score": 0, "tasks": [],
+                      "errors": [f"grading failed: {type(error).__name__}: {error}"]}
+        _print_table(report)
+        reports.append(report)
+    if args.json:
+        data = reports[0] if len(reports) == 1 and not target.is_dir() else reports
+        Path(args.json).write_text(json.dumps(data, indent=2))
+    if args.csv:
+        names = []
+        for report in reports:
+            names += [task["name"] for task in report["tasks"] if task["name"] not in names]
+        with open(args.csv, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["notebook", "score", "max_score", *names, "errors"])
+            for report in reports:
+                points = {task["name"]: task["points"] for task in report["tasks"]}
+                writer.writerow([Path(report["notebook"]).name, report["score"], report["max_score"],
+                                 *[points.get(name, "") for name in names], " | ".join(report["errors"])])
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="keraskit", description="keraskit course tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade an exercise notebook, or every notebook in a folder")
+    grade.add_argument("path", help="a notebook, or a folder of notebooks")
+    grade.add_argument("--json", metavar="OUT", help="write the scores as JSON")
+    grade.add_argument("--csv", metavar="OUT", help="write one row per notebook (for a folder)")
+    grade.add_argument("--timeout", type=float, default=120, metavar="S",
+                       help="seconds allowed per cell and per task (default 120)")
+    grade.add_argument("--extra-tests", metavar="DIR", help="a folder of hidden tasks (*.py)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    return grade_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

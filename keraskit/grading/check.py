@@ -1,0 +1,47 @@
+"""Instant feedback in a notebook: `check.sinusoidal_encoding(sinusoidal_encoding)`."""
+
+import numpy as np
+
+from keraskit.grading import exercises  # noqa: F401  (registers the tasks)
+from keraskit.grading.tasks import TASKS, run_cases
+
+
+class Checks:
+    """One method per graded task, named like the function the learner writes.
+
+    Each call draws new random inputs, runs the learner's function on them,
+    compares with the reference, and prints either "correct" or the first
+    case that failed with the expected and received shape or values and a
+    hint. It returns the `Result` too.
+
+    Example:
+
+    >>> import numpy as np
+    >>> def causal_mask(length):
+    ...     return np.tril(np.ones((length, length), bool))
+    >>> result = check.causal_mask(causal_mask)
+    causal_mask: correct (all 2 cases correct)
+    >>> result.passed
+    True
+    """
+
+    def __getattr__(self, name):
+        if name not in TASKS:
+            raise AttributeError(f"No graded task is called {name!r}. Tasks: {', '.join(TASKS)}")
+        task = TASKS[name]
+
+        def run(function, seed=None):
+            cases = task.cases(np.random.default_rng(seed))
+            result = task.grade_outputs(cases, run_cases(function, cases))
+            verdict = "correct" if result.passed else "not yet"
+            print(f"{name}: {verdict} ({result.message})")
+            return result
+
+        run.__doc__ = f"Checks your `{name}` function (lesson {task.lesson}, {task.points} points)."
+        return run
+
+    def __dir__(self):
+        return list(TASKS)
+
+
+check = Checks()
