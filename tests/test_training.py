@@ -210,6 +210,9 @@ def test_train_vit_learns_and_reports_its_speed(capsys):
 def test_train_vit_rejects_bad_arguments():
     with pytest.raises(ValueError, match="precision"):
         train_vit(shapes_data(64, 64), model_config=TINY, precision="float16", epochs=1)
+    if keras.backend.backend() == "torch":  # Keras's torch trainer runs one step per call
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            train_vit(shapes_data(64, 64), model_config=TINY, steps_per_execution=2, epochs=1)
     with pytest.raises(ValueError, match=r"\(N, height, width, channels\)"):
         train_vit(((np.zeros((4, 16, 16)), np.zeros(4, int)), (np.zeros((4, 16, 16)), np.zeros(4, int))),
                   model_config=TINY, epochs=1)

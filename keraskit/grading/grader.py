@@ -30,7 +30,6 @@ from keraskit.grading.tasks import Result, tasks_for
 # do not clash with the learner's; modules are imported under fresh names.
 CALL_CELL = """
 _keraskit_json, _keraskit_np = __import__("json"), __import__("numpy")
-_keraskit_ops = __import__("keras").ops
 _keraskit_inputs = _keraskit_np.load({inputs!r}, allow_pickle=False)
 _keraskit_spec = _keraskit_json.loads(open({spec!r}).read())
 _keraskit_function = globals().get({name!r})
@@ -43,8 +42,10 @@ for _keraskit_index, _keraskit_case in enumerate(_keraskit_spec):
         if _keraskit_function is None:
             raise NameError("no function named {name} is defined")
         _keraskit_out = _keraskit_function(*_keraskit_args, **_keraskit_kwargs)
-        _keraskit_out = _keraskit_ops.convert_to_numpy(_keraskit_out)
-        _keraskit_out = _keraskit_np.asarray(_keraskit_out)
+        try:  # NumPy results, and most backend tensors, convert without importing Keras
+            _keraskit_out = _keraskit_np.asarray(_keraskit_out)
+        except Exception:
+            _keraskit_out = _keraskit_np.asarray(__import__("keras").ops.convert_to_numpy(_keraskit_out))
         if _keraskit_out.dtype == object:
             raise TypeError("the function returned something that is not an array of numbers")
         _keraskit_np.save({outputs!r} + f"/{{_keraskit_index}}.npy", _keraskit_out, allow_pickle=False)

@@ -124,8 +124,11 @@ def train_vit(
         augment: random flips and shifts on the accelerator.
         precision: `"auto"` (bf16 on an accelerator, float32 on a CPU),
             `"bfloat16"` or `"float32"`.
-        jit_compile: passed to `compile` (`"auto"`: XLA on JAX and TensorFlow).
-        steps_per_execution: train steps per compiled call.
+        jit_compile: passed to `compile`. `"auto"` lets Keras decide: XLA on
+            JAX, and on TensorFlow with a GPU; off when any layer cannot be
+            compiled (Keras's `RandomTranslation`, for one).
+        steps_per_execution: train steps per compiled call (1 on the torch
+            backend, which does not support more).
         checkpoint_dir: folder for `BackupAndRestore`; a run that is
             interrupted and started again with the same folder resumes from
             its last completed epoch. None: no checkpoints.
@@ -163,6 +166,9 @@ def train_vit(
         precision = "bfloat16" if accelerator else "float32"
     if precision not in ("bfloat16", "float32"):
         raise ValueError(f"`precision` must be 'auto', 'bfloat16' or 'float32'. Received: {precision!r}")
+    if steps_per_execution != 1 and keras.backend.backend() == "torch":
+        raise ValueError("`steps_per_execution` must be 1 on the torch backend. "
+                         f"Received: steps_per_execution={steps_per_execution}")
     distribution = data_parallel() if distribute == "auto" else None
     devices = len(distribution.device_mesh.devices.flatten()) if distribution else 1
     if batch_size % devices:
