@@ -10,14 +10,14 @@ TORCH_SPEC ?= torch==2.13.0
 BACKENDS := jax tensorflow torch
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test lint demo notebooks exercises grade data clean
+.PHONY: test lint demo notebooks exercises data clean site course chromium
 
 # The environment: rebuilt when pyproject.toml or this file changes.
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[test,course,jax,tensorflow-cpu,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[test,course,site,jax,tensorflow-cpu,torch]"
 	touch $@
 
 # Real Fashion-MNIST from Debian's package where we can install it (as root);
@@ -31,14 +31,19 @@ data:
 	fi
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check keraskit tests tools
+	$(BIN)/ruff check keraskit tests tools docs/plugins
 
 # The whole suite once per backend, each in its own process; fails if any fails.
-test: $(BIN)/.installed data lint
+# The website's browser test runs once, outside the backend loop: it reads stored outputs.
+test: $(BIN)/.installed data chromium lint
 	@status=0; for backend in $(BACKENDS); do \
 		echo "=== tests on $$backend ==="; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider || status=1; \
-	done; exit $$status
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider \
+			--ignore=tests/test_site.py || status=1; \
+	done; \
+	echo "=== the course website in headless Chromium ==="; \
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_site.py || status=1; \
+	exit $$status
 
 # Execute every lesson at full size and store its outputs (with a hash of its code).
 notebooks: $(BIN)/.installed data
@@ -48,8 +53,26 @@ notebooks: $(BIN)/.installed data
 exercises: $(BIN)/.installed
 	$(BIN)/python tools/exercises.py generate
 
+# Headless Chromium for the website's browser test (tests/test_site.py), from Debian.
+chromium:
+	@if [ ! -x /usr/bin/chromedriver ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium and chromium-driver"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+# The course website in site/: lesson pages rendered from the notebooks' stored outputs.
+site: $(BIN)/.installed
+	$(BIN)/python tools/site.py
+	$(BIN)/python -m mkdocs build --strict
+
+# Everything from a fresh clone: environment, website, served at http://127.0.0.1:8000.
+course: site
+	@echo "The course: http://127.0.0.1:8000 (Ctrl-C to stop)"
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
+
 demo: $(BIN)/.installed data
 	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises
