@@ -55,7 +55,14 @@ def test_solution_scores_full_marks(path):
     assert all(task["passed"] for task in report["tasks"])
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda path: path.name)
+# An untouched exercise raises NotImplementedError before any backend code runs, so
+# grading it three times proves nothing more: `make test` grades each exercise once,
+# in the pass of one backend (every third notebook per backend).
+BACKENDS = ("jax", "tensorflow", "torch")
+EXERCISE_SHARE = SOLUTIONS[BACKENDS.index(BACKEND)::3] if BACKEND in BACKENDS else SOLUTIONS
+
+
+@pytest.mark.parametrize("path", EXERCISE_SHARE, ids=lambda path: path.name)
 def test_untouched_exercise_scores_zero_on_every_task(path):
     report = grade_notebook(ROOT / "exercises" / path.name, timeout=120, backend=BACKEND)
     assert report["max_score"] > 0 and report["score"] == 0

@@ -132,7 +132,9 @@ def test_token_pooling_cls_and_masked_mean(rng):
     got = to_numpy(TokenPooling("gap")(x, mask=pad))
     np.testing.assert_allclose(got[1], x[1, :2].mean(0), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(got[0], x[0].mean(0), rtol=1e-6, atol=1e-7)
-    with pytest.raises(ValueError, match=r"`method` must be one of \['cls', 'gap'\]"):
+    # DeiT's distillation token sits right after the class token.
+    np.testing.assert_array_equal(to_numpy(TokenPooling("distillation")(x)), x[:, 1])
+    with pytest.raises(ValueError, match=r"`method` must be one of \['cls', 'distillation', 'gap'\]"):
         TokenPooling("max")
 
 
