@@ -242,12 +242,12 @@ RESUMABLE_RUN = """
 
 def test_a_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     checkpoints, log = tmp_path / "checkpoints", tmp_path / "log.csv"
-    args = ["-", str(checkpoints), str(log)]
+    args = [str(checkpoints), str(log)]
     script = textwrap.dedent(RESUMABLE_RUN)
-    killed = subprocess.run([sys.executable, "-c", script, *args[1:], "2"], capture_output=True,
+    killed = subprocess.run([sys.executable, "-c", script, *args, "2"], capture_output=True,
                             text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-3000:]
-    resumed = subprocess.run([sys.executable, "-c", script, *args[1:], "-1"], capture_output=True,
+    resumed = subprocess.run([sys.executable, "-c", script, *args, "-1"], capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps_per_epoch = 512 // 64

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keraskit.data.fashion_mnist import DatasetUnavailableError
+from keraskit.data.fashion_mnist import download_or_explain
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_CLASSES = (
@@ -85,16 +85,11 @@ def load_cifar10():
 def _download_cifar10():
     import keras
 
-    try:
-        return keras.datasets.cifar10.load_data()
-    except Exception as error:  # urllib, HTTP and archive errors all mean the same here
-        searched = "\n".join(f"  {folder}" for folder in cifar10_search_path())
-        raise DatasetUnavailableError(
-            "CIFAR-10 is not on this machine and could not be downloaded "
-            f"({type(error).__name__}: {error}).\nSearched:\n{searched}\n"
-            f"Fetch {CIFAR10_URL} (170 MB) on a machine that is online, then unpack it "
-            "where it is searched, e.g.\n"
-            "  mkdir -p ~/.keras/datasets && tar -xzf cifar-10-python.tar.gz -C ~/.keras/datasets\n"
-            "or unpack it anywhere and set KERASKIT_DATA_DIR to the folder that holds "
-            "cifar-10-batches-py."
-        ) from error
+    return download_or_explain(
+        "CIFAR-10", keras.datasets.cifar10.load_data, cifar10_search_path(),
+        f"Fetch {CIFAR10_URL} (170 MB) on a machine that is online, then unpack it "
+        "where it is searched, e.g.\n"
+        "  mkdir -p ~/.keras/datasets && tar -xzf cifar-10-python.tar.gz -C ~/.keras/datasets\n"
+        "or unpack it anywhere and set KERASKIT_DATA_DIR to the folder that holds "
+        "cifar-10-batches-py.",
+    )

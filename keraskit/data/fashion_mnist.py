@@ -31,6 +31,23 @@ class DatasetUnavailableError(OSError):
     """A dataset is neither on this machine nor downloadable (e.g. offline)."""
 
 
+def download_or_explain(name, load, search_path, advice):
+    """Calls Keras's downloading loader `load()`; if it fails, says what was searched and what to do.
+
+    Raises:
+        DatasetUnavailableError: naming the dataset, the download error, the
+            folders searched and `advice` (which files to put where).
+    """
+    try:
+        return load()
+    except Exception as error:  # urllib, HTTP, file and archive errors all mean the same here
+        searched = "\n".join(f"  {folder}" for folder in search_path)
+        raise DatasetUnavailableError(
+            f"{name} is not on this machine and could not be downloaded "
+            f"({type(error).__name__}: {error}).\nSearched:\n{searched}\n{advice}"
+        ) from error
+
+
 def fashion_mnist_search_path():
     """The folders searched for the Fashion-MNIST files, in order."""
     folders = []
@@ -87,16 +104,11 @@ def load_fashion_mnist():
 def _download_fashion_mnist():
     import keras
 
-    try:
-        return keras.datasets.fashion_mnist.load_data()
-    except Exception as error:  # urllib, HTTP and file errors all mean the same here
-        searched = "\n".join(f"  {folder}" for folder in fashion_mnist_search_path())
-        files = ", ".join(FASHION_MNIST_FILES.values())
-        raise DatasetUnavailableError(
-            "Fashion-MNIST is not on this machine and could not be downloaded "
-            f"({type(error).__name__}: {error}).\nSearched:\n{searched}\n"
-            f"Put the four files ({files}) in one of these folders, e.g. "
-            "`apt-get install dataset-fashion-mnist` on Debian/Ubuntu, or download them "
-            "from https://github.com/zalandoresearch/fashion-mnist and set "
-            "KERASKIT_DATA_DIR to their folder."
-        ) from error
+    files = ", ".join(FASHION_MNIST_FILES.values())
+    return download_or_explain(
+        "Fashion-MNIST", keras.datasets.fashion_mnist.load_data, fashion_mnist_search_path(),
+        f"Put the four files ({files}) in one of these folders, e.g. "
+        "`apt-get install dataset-fashion-mnist` on Debian/Ubuntu, or download them "
+        "from https://github.com/zalandoresearch/fashion-mnist and set "
+        "KERASKIT_DATA_DIR to their folder.",
+    )
