@@ -25,7 +25,7 @@ def _print_table(report, file=sys.stdout):
 
 
 def grade_command(args):
-    from keraskit.grading.grader import grade_notebook
+    from keraskit.grading.grader import grade_notebook, load_extra_tests
 
     target = Path(args.path)
     if not target.exists():
@@ -35,10 +35,12 @@ def grade_command(args):
     if target.is_dir() and not notebooks:
         print(f"keraskit grade: no .ipynb files in {target}", file=sys.stderr)
         return 2
+    if args.extra_tests:
+        load_extra_tests(args.extra_tests)  # once for the whole batch, not once per notebook
     reports = []
     for notebook in notebooks:
         try:
-            report = grade_notebook(notebook, timeout=args.timeout, extra_tests=args.extra_tests)
+            report = grade_notebook(notebook, timeout=args.timeout)
         except Exception as error:  # one broken submission never stops the batch
             report = {"notebook": str(notebook), "score": 0, "max_score": 0, "tasks": [],
                       "errors": [f"grading failed: {type(error).__name__}: {error}"]}

@@ -84,14 +84,12 @@ def header(notebook, repo):
     )
 
 
-def render(notebook, out_dir, repo):
+def render(notebook, out_dir, repo, exporter):
     """One notebook -> out_dir/<name>.md, its images, and a copy of the .ipynb."""
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = fix_links(blank_line_before_lists(cell.source), notebook.parent.name, repo)
-    exporter = MarkdownExporter(extra_loaders=[jinja2.DictLoader({"site.md.j2": TEMPLATE})],
-                                template_file="site.md.j2")
     body, resources = exporter.from_notebook_node(
         nb, resources={"output_files_dir": f"{notebook.stem}_files", "unique_key": notebook.stem}
     )
@@ -111,13 +109,15 @@ def render(notebook, out_dir, repo):
 
 def main():
     repo = repo_url()
+    exporter = MarkdownExporter(extra_loaders=[jinja2.DictLoader({"site.md.j2": TEMPLATE})],
+                                template_file="site.md.j2")
     for folder in FOLDERS:
         out_dir = DOCS / folder
         shutil.rmtree(out_dir, ignore_errors=True)  # no page left over from a renamed notebook
         out_dir.mkdir(parents=True)
         notebooks = sorted((ROOT / folder).glob("[0-9][0-9]_*.ipynb"))
         for notebook in notebooks:
-            render(notebook, out_dir, repo)
+            render(notebook, out_dir, repo, exporter)
         print(f"{folder}/: {len(notebooks)} notebooks -> {out_dir.relative_to(ROOT)}/")
 
 
