@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 BACKENDS := jax tensorflow torch
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test lint demo notebooks exercises data clean site course chromium
+.PHONY: test lint demo notebooks exercises data clean site course chromium bench
 
 # The environment: rebuilt when pyproject.toml or this file changes.
 $(BIN)/.installed: pyproject.toml Makefile
@@ -31,7 +31,7 @@ data:
 	fi
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check keraskit tests tools docs/plugins
+	$(BIN)/ruff check keraskit tests tools docs/plugins bench
 
 # The whole suite once per backend, each in its own process; fails if any fails.
 # The website's browser test runs once, outside the backend loop: it reads stored outputs.
@@ -44,6 +44,14 @@ test: $(BIN)/.installed data chromium lint
 	echo "=== the course website in headless Chromium ==="; \
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_site.py || status=1; \
 	exit $$status
+
+# The benchmarks against peers (not tests; see bench/README.md). On a CPU each script
+# shrinks to smoke settings and says so.
+bench: $(BIN)/.installed data
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/attention.py
+	$(BIN)/python bench/vit_throughput.py
+	KERAS_BACKEND=jax $(BIN)/python bench/time_to_accuracy.py
 
 # Execute every lesson at full size and store its outputs (with a hash of its code).
 notebooks: $(BIN)/.installed data
