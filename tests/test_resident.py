@@ -1,0 +1,186 @@
+"""keraskit.training.resident: the JAX loop with the data on the device, checked against Keras and NumPy."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+
+from keraskit.models import vit
+from keraskit.training.resident import (
+    evaluate_on_device,
+    flip_and_shift,
+    random_flip_and_shift,
+    train_on_device,
+)
+
+on_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
+                            reason="train_on_device is the JAX backend's loop")
+
+
+def small_classifier(image_shape=(6, 6, 1), classes=3):
+    return keras.Sequential([
+        keras.Input(image_shape),
+        keras.layers.Flatten(),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dense(classes),
+    ])
+
+
+def random_data(rng, count, image_shape=(6, 6, 1), classes=3):
+    images = rng.random((count, *image_shape)).astype("float32")
+    labels = rng.integers(0, classes, count).astype("int32")
+    return images, labels
+
+
+def numpy_flip_and_shift(image, flip, down, right):
+    """The reference, pixel by pixel: output[r, c] = input[r - down, c - right], zero outside."""
+    if flip:
+        image = image[:, ::-1]
+    height, width = image.shape[:2]
+    out = np.zeros_like(image)
+    for r, c in itertools.product(range(height), range(width)):
+        if 0 <= r - down < height and 0 <= c - right < width:
+            out[r, c] = image[r - down, c - right]
+    return out
+
+
+@on_jax
+def test_one_epoch_without_shuffling_or_augmentation_matches_fit(rng):
+    images, labels = random_data(rng, 32)
+    reference = small_classifier()
+    ours = keras.models.clone_model(reference)
+    ours.set_weights(reference.get_weights())
+    initial = reference.get_weights()
+
+    reference.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    fitted = reference.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    history = train_on_device(ours, (images, labels), (images, labels), epochs=1, batch_size=8,
+                              optimizer=keras.optimizers.SGD(0.1, momentum=0.9), shuffle=False,
+                              flip=False, max_shift=0)
+
+    for expected, received in zip(reference.get_weights(), ours.get_weights(), strict=True):
+        np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ours.get_weights()[0], initial[0])  # four steps did move the weights
+    # Both report the mean of the four batch losses.
+    assert history[0]["loss"] == pytest.approx(fitted.history["loss"][0], rel=1e-5)
+
+
+@on_jax
+def test_flip_and_shift_match_numpy_pixel_by_pixel(rng):
+    images = rng.random((12, 5, 7, 2)).astype("float32")
+    flips = rng.random(12) < 0.5
+    shifts = rng.integers(-2, 3, (12, 2))
+    received = to_numpy(flip_and_shift(images, flips, shifts, max_shift=2))
+    for i in range(len(images)):
+        expected = numpy_flip_and_shift(images[i], flips[i], *shifts[i])
+        np.testing.assert_array_equal(received[i], expected)
+
+
+@on_jax
+def test_random_flip_and_shift_gives_each_image_one_of_the_allowed_moves(rng):
+    import jax
+
+    max_shift = 2
+    images = rng.random((64, 6, 6, 1)).astype("float32") + 1.0  # no zeros: a shift is visible
+    received = to_numpy(random_flip_and_shift(jax.random.key(3), images, True, max_shift))
+    shifts = range(-max_shift, max_shift + 1)
+    moves = list(itertools.product([False, True], shifts, shifts))  # (flip, down, right)
+    chosen = []
+    for image, augmented in zip(images, received, strict=True):
+        matches = [move for move in moves if np.array_equal(augmented, numpy_flip_and_shift(image, *move))]
+        assert matches, "an augmented image is no flip-and-shift of its original"
+        chosen.append(matches[0])
+    # 64 images draw both flips and several shifts, and the same key draws the same again.
+    assert {flip for flip, _, _ in chosen} == {False, True}
+    assert len({(down, right) for _, down, right in chosen}) > 5
+    again = to_numpy(random_flip_and_shift(jax.random.key(3), images, True, max_shift))
+    np.testing.assert_array_equal(again, received)
+
+
+@on_jax
+def test_no_flip_and_no_shift_leave_images_unchanged(rng):
+    import jax
+
+    images = rng.random((8, 6, 6, 1)).astype("float32")
+    received = random_flip_and_shift(jax.random.key(0), images, flip=False, max_shift=0)
+    np.testing.assert_array_equal(to_numpy(received), images)
+
+
+@on_jax
+@pytest.mark.parametrize("batch_size", [7, 50])  # 7 does not divide 50: the last batch is padded
+def test_on_device_accuracy_equals_model_evaluate(rng, batch_size):
+    images, labels = random_data(rng, 50)
+    model = small_classifier()
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    _, expected = model.evaluate(images, labels, batch_size=batch_size, verbose=0)
+    assert evaluate_on_device(model, images, labels, batch_size) == pytest.approx(expected, abs=1e-7)
+
+
+@on_jax
+def test_history_accuracy_is_the_trained_models_accuracy(rng):
+    images, labels = random_data(rng, 40)
+    model = small_classifier()
+    optimizer = keras.optimizers.Adam(1e-2)
+    history = train_on_device(model, (images, labels), (images[:30], labels[:30]), epochs=2,
+                              batch_size=8, optimizer=optimizer, label_smoothing=0.1)
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert int(to_numpy(optimizer.iterations)) == 2 * 5  # the schedule counted every step
+    assert history[1]["seconds"] > history[0]["seconds"] > 0
+    # The model's own variables hold the trained weights afterwards.
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    _, accuracy = model.evaluate(images[:30], labels[:30], batch_size=8, verbose=0)
+    assert history[-1]["test_accuracy"] == pytest.approx(accuracy, abs=1e-7)
+
+
+@on_jax
+def test_reaching_the_target_stops_training(rng):
+    images, labels = random_data(rng, 32)
+    arguments = dict(epochs=4, batch_size=8, optimizer=keras.optimizers.SGD(0.01))
+    assert len(train_on_device(small_classifier(), (images, labels), (images, labels),
+                               target_accuracy=0.0, **arguments)) == 1
+    assert len(train_on_device(small_classifier(), (images, labels), (images, labels),
+                               target_accuracy=1.01, **arguments)) == 4
+    seen = []
+    stop_after_two = train_on_device(small_classifier(), (images, labels), (images, labels),
+                                     on_epoch_end=lambda record: seen.append(record) or len(seen) == 2,
+                                     **arguments)
+    assert len(stop_after_two) == 2 and seen == stop_after_two
+
+
+@on_jax
+def test_trains_a_vit_in_mixed_bfloat16(rng):
+    images, labels = random_data(rng, 64, (8, 8, 1), classes=4)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = vit(image_size=8, patch_size=4, num_classes=4, dim=16, depth=1, num_heads=2, mlp_dim=32,
+                channels=1, pooling="gap", drop_path=0.1)
+    before = [to_numpy(w) for w in model.trainable_weights]
+    history = train_on_device(model, (images, labels), (images, labels), epochs=2, batch_size=16,
+                              optimizer=keras.optimizers.AdamW(1e-3))
+    assert all(np.isfinite(record["loss"]) for record in history)
+    assert all(w.dtype == "float32" for w in model.trainable_weights)  # bf16 compute, float32 weights
+    assert any(not np.allclose(to_numpy(w), b) for w, b in zip(model.trainable_weights, before, strict=True))
+
+
+@on_jax
+def test_rejects_too_few_images_and_images_without_channels(rng):
+    images, labels = random_data(rng, 4)
+    with pytest.raises(ValueError, match="larger than the 4 training images"):
+        train_on_device(small_classifier(), (images, labels), (images, labels), epochs=1, batch_size=8,
+                        optimizer=keras.optimizers.SGD())
+    with pytest.raises(ValueError, match=r"\(N, height, width, channels\)"):
+        train_on_device(small_classifier(), (images[..., 0], labels), (images, labels), epochs=1,
+                        batch_size=2, optimizer=keras.optimizers.SGD())
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="on JAX the loop runs (tests above)")
+def test_other_backends_get_a_clear_error(rng):
+    images, labels = random_data(rng, 16)
+    backend = keras.backend.backend()
+    with pytest.raises(RuntimeError, match=f"needs the JAX backend.*{backend!r}.*KERAS_BACKEND=jax"):
+        train_on_device(small_classifier(), (images, labels), (images, labels), epochs=1, batch_size=8,
+                        optimizer=keras.optimizers.SGD())
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=jax"):
+        evaluate_on_device(small_classifier(), images, labels)
