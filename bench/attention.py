@@ -49,6 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
                         help="compute dtype; auto = bfloat16 on a GPU, float32 on a CPU")
+    parser.add_argument("--shapes", nargs="+", metavar="TOKENSxWIDTH",
+                        help="e.g. 197x384 (heads = width / 64); default: all four ViT shapes")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child -> parent
     return parser.parse_args(argv)
 
@@ -167,7 +169,7 @@ def measure_backend(args):
     on_gpu = _on_gpu(backend)
     dtype = args.dtype if args.dtype != "auto" else ("bfloat16" if on_gpu else "float32")
     rows = []
-    for tokens, width, heads in SHAPES:
+    for tokens, width, heads in shapes(args):
         x = keras.ops.convert_to_tensor(
             np.random.default_rng(0).normal(size=(args.batch, tokens, width)).astype("float32")
         )
@@ -207,6 +209,16 @@ def measure_backend(args):
     return rows
 
 
+def shapes(args):
+    if not args.shapes:
+        return SHAPES
+    chosen = []
+    for text in args.shapes:
+        tokens, width = (int(part) for part in text.lower().split("x"))
+        chosen.append((tokens, width, max(1, width // 64)))
+    return chosen
+
+
 def _on_gpu(backend):
     if backend == "jax":
         import jax
@@ -226,6 +238,8 @@ def run_child(backend, args):
     command = [sys.executable, os.path.abspath(__file__), "--backend", backend, "--json",
                "--batch", str(args.batch), "--repeats", str(args.repeats),
                "--warmup", str(args.warmup), "--dtype", args.dtype]
+    if args.shapes:
+        command += ["--shapes", *args.shapes]
     environment = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(command, env=environment, stdout=subprocess.PIPE, text=True)
     if result.returncode != 0:

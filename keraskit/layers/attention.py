@@ -244,9 +244,15 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
         check_rank(inputs.shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
         length = ops.shape(inputs)[1]
         head_dim = self._head_dim(inputs.shape[-1])
-        qkv = self.qkv(inputs)  # (B, T, 3 * N * H)
-        qkv = ops.reshape(qkv, (-1, length, 3, self.num_heads, head_dim))  # (B, T, 3, N, H)
-        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # each (B, T, N, H)
+        # One matrix multiply for queries, keys and values, written out as (3, B, T, N, H):
+        # q, k and v then each lie in one contiguous block. The same product as
+        # `self.qkv(inputs)` (which holds the weights), but slicing q, k, v out of its
+        # (B, T, 3, N, H) layout made the attention step ~9% slower (XLA, CPU).
+        kernel = ops.reshape(self.qkv.kernel, (inputs.shape[-1], 3, self.num_heads, head_dim))
+        qkv = ops.einsum("btd,dknh->kbtnh", inputs, kernel)  # (3, B, T, N, H)
+        if self.use_bias:
+            qkv = qkv + ops.reshape(self.qkv.bias, (3, 1, 1, self.num_heads, head_dim))
+        query, key, value = qkv[0], qkv[1], qkv[2]  # each (B, T, N, H)
         outputs, weights = self._attend(
             query, key, value, mask, use_causal_mask, return_attention_scores, training
         )
