@@ -38,7 +38,7 @@ lint: $(BIN)/.installed
 test: $(BIN)/.installed data chromium lint
 	@status=0; for backend in $(BACKENDS); do \
 		echo "=== tests on $$backend ==="; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider \
+		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 \
 			--ignore=tests/test_site.py || status=1; \
 	done; \
 	echo "=== the course website in headless Chromium ==="; \

@@ -188,8 +188,8 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
     Each of `num_heads` heads projects the tokens to queries, keys and values
     of width `key_dim`, computes `softmax(Q K^T / sqrt(key_dim)) V`, and the
     heads' outputs are concatenated and projected back to the input width
-    (Vaswani et al., 2017). The three projections are one fused `Dense` layer
-    (`qkv`), one matrix multiply instead of three.
+    (Vaswani et al., 2017). The three projections' weights sit side by side in
+    one `Dense` layer (`qkv`, kernel `(dim, 3 * num_heads * key_dim)`).
 
     Args:
         num_heads: number of attention heads.
@@ -244,15 +244,18 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
         check_rank(inputs.shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
         length = ops.shape(inputs)[1]
         head_dim = self._head_dim(inputs.shape[-1])
-        # One matrix multiply for queries, keys and values, written out as (3, B, T, N, H):
-        # q, k and v then each lie in one contiguous block. The same product as
-        # `self.qkv(inputs)` (which holds the weights), but slicing q, k, v out of its
-        # (B, T, 3, N, H) layout made the attention step ~9% slower (XLA, CPU).
+        # The qkv Dense layer holds W_Q | W_K | W_V side by side, (D, 3 N H). Each
+        # projection is applied on its own, straight into the (B, T, N, H) layout the
+        # attention kernels read: slicing q, k, v out of one (B, T, 3, N, H) product
+        # instead cost up to 15% more time per step (bench/attention.py, CPU).
         kernel = ops.reshape(self.qkv.kernel, (inputs.shape[-1], 3, self.num_heads, head_dim))
-        qkv = ops.einsum("btd,dknh->kbtnh", inputs, kernel)  # (3, B, T, N, H)
-        if self.use_bias:
-            qkv = qkv + ops.reshape(self.qkv.bias, (3, 1, 1, self.num_heads, head_dim))
-        query, key, value = qkv[0], qkv[1], qkv[2]  # each (B, T, N, H)
+        bias = ops.reshape(self.qkv.bias, (3, self.num_heads, head_dim)) if self.use_bias else None
+
+        def project(index):  # 0: queries, 1: keys, 2: values
+            projected = ops.einsum("btd,dnh->btnh", inputs, kernel[:, index])
+            return projected + bias[index] if bias is not None else projected
+
+        query, key, value = project(0), project(1), project(2)  # each (B, T, N, H)
         outputs, weights = self._attend(
             query, key, value, mask, use_causal_mask, return_attention_scores, training
         )
