@@ -8,12 +8,8 @@ import pytest
 from conftest import to_numpy
 
 from keraskit.models import vit
-from keraskit.training.resident import (
-    evaluate_on_device,
-    flip_and_shift,
-    random_flip_and_shift,
-    train_on_device,
-)
+from keraskit.training import image_augmentation
+from keraskit.training.resident import evaluate_on_device, train_on_device
 
 on_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
                             reason="train_on_device is the JAX backend's loop")
@@ -68,45 +64,39 @@ def test_one_epoch_without_shuffling_or_augmentation_matches_fit(rng):
     assert history[0]["loss"] == pytest.approx(fitted.history["loss"][0], rel=1e-5)
 
 
-@on_jax
-def test_flip_and_shift_match_numpy_pixel_by_pixel(rng):
-    images = rng.random((12, 5, 7, 2)).astype("float32")
-    flips = rng.random(12) < 0.5
-    shifts = rng.integers(-2, 3, (12, 2))
-    received = to_numpy(flip_and_shift(images, flips, shifts, max_shift=2))
-    for i in range(len(images)):
-        expected = numpy_flip_and_shift(images[i], flips[i], *shifts[i])
-        np.testing.assert_array_equal(received[i], expected)
-
-
-@on_jax
-def test_random_flip_and_shift_gives_each_image_one_of_the_allowed_moves(rng):
+def augment_statelessly(images, seed, max_shift, steps=1):
+    """What train_on_device does with a batch: the augmentation layers, called statelessly in jit."""
     import jax
 
+    augmentation = image_augmentation(True, max_shift, seed=seed)
+    augmentation.build((None, *images.shape[1:]))
+    state = [v.value for v in augmentation.non_trainable_variables]
+    call = jax.jit(lambda state, images: augmentation.stateless_call([], state, images, training=True))
+    outputs = []
+    for _ in range(steps):
+        augmented, state = call(state, images)
+        outputs.append(to_numpy(augmented))
+    return outputs
+
+
+@on_jax
+def test_the_on_device_augmentation_gives_each_image_one_of_the_allowed_moves(rng):
     max_shift = 2
     images = rng.random((64, 6, 6, 1)).astype("float32") + 1.0  # no zeros: a shift is visible
-    received = to_numpy(random_flip_and_shift(jax.random.key(3), images, True, max_shift))
+    first, second = augment_statelessly(images, seed=3, max_shift=max_shift, steps=2)
     shifts = range(-max_shift, max_shift + 1)
     moves = list(itertools.product([False, True], shifts, shifts))  # (flip, down, right)
     chosen = []
-    for image, augmented in zip(images, received, strict=True):
+    for image, augmented in zip(images, first, strict=True):
         matches = [move for move in moves if np.array_equal(augmented, numpy_flip_and_shift(image, *move))]
         assert matches, "an augmented image is no flip-and-shift of its original"
         chosen.append(matches[0])
-    # 64 images draw both flips and several shifts, and the same key draws the same again.
+    # 64 images draw both flips and several shifts; the carried state draws anew next step,
+    # and the same seed draws the same again.
     assert {flip for flip, _, _ in chosen} == {False, True}
     assert len({(down, right) for _, down, right in chosen}) > 5
-    again = to_numpy(random_flip_and_shift(jax.random.key(3), images, True, max_shift))
-    np.testing.assert_array_equal(again, received)
-
-
-@on_jax
-def test_no_flip_and_no_shift_leave_images_unchanged(rng):
-    import jax
-
-    images = rng.random((8, 6, 6, 1)).astype("float32")
-    received = random_flip_and_shift(jax.random.key(0), images, flip=False, max_shift=0)
-    np.testing.assert_array_equal(to_numpy(received), images)
+    assert not np.array_equal(second, first)
+    np.testing.assert_array_equal(augment_statelessly(images, seed=3, max_shift=max_shift)[0], first)
 
 
 @on_jax

@@ -35,7 +35,7 @@ from keraskit.training.throughput import ThroughputMonitor
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "class_token", "distillation_token", "position_embedding"]
 
 
-def image_augmentation(flip=True, max_shift=2, name="augmentation"):
+def image_augmentation(flip=True, max_shift=2, seed=None, name="augmentation"):
     """Random horizontal flips and shifts, as layers that run inside the compiled model.
 
     Active only in training (`training=True`); at test time they pass images
@@ -44,6 +44,7 @@ def image_augmentation(flip=True, max_shift=2, name="augmentation"):
     Args:
         flip: random left-right flips.
         max_shift: largest shift in pixels (`keraskit.layers.RandomShift`).
+        seed: seed of the random draws; None draws one from Python's `random`.
         name: name of the `Sequential`.
 
     Returns:
@@ -58,10 +59,12 @@ def image_augmentation(flip=True, max_shift=2, name="augmentation"):
     True
     """
     layers = []
+    # Two seeds, not one: flips and shifts drawn from the same stream would be correlated.
+    flip_seed, shift_seed = (None, None) if seed is None else (seed, seed + 1)
     if flip:
-        layers.append(keras.layers.RandomFlip("horizontal"))
+        layers.append(keras.layers.RandomFlip("horizontal", seed=flip_seed))
     if max_shift:
-        layers.append(RandomShift(max_shift))
+        layers.append(RandomShift(max_shift, seed=shift_seed))
     return keras.Sequential(layers, name=name)
 
 

@@ -10,8 +10,9 @@ So the GPU sits idle much of the time. This loop removes both. The training
 and test sets are copied to the device once. One epoch is then a single
 `jax.jit`-compiled call: it shuffles the images with `jax.random.permutation`,
 and `jax.lax.scan` runs every batch, gathering it from the resident arrays,
-augmenting it (random flips and shifts) and taking one optimizer step, all
-inside the compiled program. The host only waits for one call per epoch, plus
+augmenting it (random flips and shifts, the same Keras layers `train_vit` puts
+in its model, called statelessly) and taking one optimizer step, all inside the
+compiled program. The host only waits for one call per epoch, plus
 one more to score the test set.
 
 It follows Keras's guide "Writing a training loop from scratch in JAX": the
@@ -28,6 +29,8 @@ import time
 
 import keras
 
+from keraskit.training.recipe import image_augmentation
+
 
 def require_jax(function_name):
     """Raises a clear error unless Keras runs on the JAX backend."""
@@ -39,68 +42,6 @@ def require_jax(function_name):
             "variable KERAS_BACKEND=jax before importing keras, or train with `model.fit` or "
             "`keraskit.training.train_vit` on this backend."
         )
-
-
-def flip_and_shift(images, flips, shifts, max_shift):
-    """Flips and shifts each image as told: the deterministic half of the augmentation.
-
-    Args:
-        images: `(batch, height, width, channels)`.
-        flips: `(batch,)` booleans; True mirrors that image left to right.
-        shifts: `(batch, 2)` whole numbers in `[-max_shift, max_shift]`: how
-            many pixels each image moves down and right (negative: up, left).
-            Pixels that come in from outside the image are zeros.
-        max_shift: the largest shift allowed; a Python int (it sets the padding).
-
-    Returns:
-        Images of the same shape: flipped first, then shifted.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    images = jnp.where(flips[:, None, None, None], jnp.flip(images, axis=2), images)
-    if max_shift == 0:
-        return images
-    k = int(max_shift)
-    height, width, channels = images.shape[1:]
-    padded = jnp.pad(images, ((0, 0), (k, k), (k, k), (0, 0)))  # the zeros that shifts bring in
-
-    def crop(image, top, left):
-        return jax.lax.dynamic_slice(image, (top, left, 0), (height, width, channels))
-
-    # Moving an image down by s pixels means reading the padded one from row k - s.
-    return jax.vmap(crop)(padded, k - shifts[:, 0], k - shifts[:, 1])
-
-
-def random_flip_and_shift(key, images, flip=True, max_shift=2):
-    """Random horizontal flips and shifts, drawn per image from a JAX random key.
-
-    A flipped or slightly moved garment is the same garment, so the label stays;
-    training on such copies stops a ViT, which has no built-in notion that
-    position does not change what an object is, from memorising the
-    training images. Keras's `RandomFlip` and keraskit's `RandomShift` do the
-    same as layers; here the random numbers come from an explicit key, so the
-    whole epoch stays one pure function that `jax.jit` can compile.
-
-    Args:
-        key: a `jax.random` key.
-        images: `(batch, height, width, channels)`.
-        flip: flip each image left to right with probability 1/2.
-        max_shift: shift each image by a whole number of pixels drawn
-            uniformly from `[-max_shift, max_shift]`, down and right
-            independently, filling with zeros. 0: no shifts.
-
-    Returns:
-        Images of the same shape.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    batch = images.shape[0]
-    flip_key, shift_key = jax.random.split(key)
-    flips = jax.random.bernoulli(flip_key, 0.5, (batch,)) if flip else jnp.zeros((batch,), bool)
-    shifts = jax.random.randint(shift_key, (batch, 2), -max_shift, max_shift + 1)
-    return flip_and_shift(images, flips, shifts, max_shift)
 
 
 def cross_entropy(label_smoothing=0.0):
@@ -167,8 +108,13 @@ def evaluate_on_device(model, images, labels, batch_size=1024):
     return float(accuracy(trainable, non_trainable, jax.device_put(images), jax.device_put(labels)))
 
 
-def _epoch_function(model, optimizer, loss, steps, batch_size, shuffle, flip, max_shift):
-    """A compiled function: (state, images, labels, key) -> (new state, mean training loss)."""
+def _epoch_function(model, optimizer, augmentation, loss, steps, batch_size, shuffle):
+    """A compiled function: (state, images, labels, key) -> (new state, mean training loss).
+
+    `state` is (trainable, non_trainable, optimizer variables, augmentation variables):
+    the last are the random-number states of the augmentation layers, carried from
+    step to step so that every batch draws new flips and shifts.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -183,26 +129,25 @@ def _epoch_function(model, optimizer, loss, steps, batch_size, shuffle, flip, ma
 
     @jax.jit
     def train_epoch(state, all_images, all_labels, key):
-        def train_step(state, batch):
-            trainable, non_trainable, optimizer_state = state
-            indices, step_key = batch
+        def train_step(state, indices):
+            trainable, non_trainable, optimizer_state, augmentation_state = state
             images = all_images[indices]  # gathered from the arrays already on the device
-            if flip or max_shift:
-                images = random_flip_and_shift(step_key, images, flip, max_shift)
+            if augmentation is not None:
+                images, augmentation_state = augmentation.stateless_call(
+                    [], augmentation_state, images, training=True
+                )
             (loss_value, non_trainable), gradients = loss_and_gradients(
                 trainable, non_trainable, images, all_labels[indices]
             )
             trainable, optimizer_state = optimizer.stateless_apply(optimizer_state, gradients, trainable)
-            return (trainable, non_trainable, optimizer_state), loss_value
+            return (trainable, non_trainable, optimizer_state, augmentation_state), loss_value
 
-        shuffle_key, augment_key = jax.random.split(key)
         count = all_images.shape[0]
-        order = jax.random.permutation(shuffle_key, count) if shuffle else jnp.arange(count)
+        order = jax.random.permutation(key, count) if shuffle else jnp.arange(count)
         # Whole batches only: the last `count % batch_size` images of this order sit this epoch out.
         batches = order[: steps * batch_size].reshape(steps, batch_size)
-        step_keys = jax.random.split(augment_key, steps)
         # scan compiles train_step once and runs it `steps` times inside the same program.
-        state, losses = jax.lax.scan(train_step, state, (batches, step_keys))
+        state, losses = jax.lax.scan(train_step, state, batches)
         return state, jnp.mean(losses)
 
     return train_epoch
@@ -211,7 +156,7 @@ def _epoch_function(model, optimizer, loss, steps, batch_size, shuffle, flip, ma
 def _write_back(model, optimizer, state):
     """Copies the trained values back into the model's and the optimizer's Keras variables."""
     variables = (model.trainable_variables, model.non_trainable_variables, optimizer.variables)
-    for some_variables, values in zip(variables, state, strict=True):
+    for some_variables, values in zip(variables, state[:3], strict=True):
         for variable, value in zip(some_variables, values, strict=True):
             variable.assign(value)
 
@@ -239,7 +184,7 @@ def train_on_device(
     The training and test arrays are copied to the accelerator once. Each epoch
     is one `jax.jit` call that shuffles on the device, then runs every batch in a
     `jax.lax.scan`: gather the batch, flip and shift each image at random
-    (`random_flip_and_shift`), take one optimizer step. After each epoch one more
+    (`image_augmentation`'s layers), take one optimizer step. After each epoch one more
     compiled call scores the whole test set. See the module docstring for why.
 
     Only whole batches are used: each epoch drops the last
@@ -304,12 +249,18 @@ def train_on_device(
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
 
-    train_epoch = _epoch_function(model, optimizer, loss or cross_entropy(label_smoothing), steps,
-                                  batch_size, shuffle, flip, max_shift)
+    augmentation = None
+    if flip or max_shift:
+        augmentation = image_augmentation(flip, max_shift, seed=seed)
+        augmentation.build((None, *train_images.shape[1:]))
+    train_epoch = _epoch_function(model, optimizer, augmentation, loss or cross_entropy(label_smoothing),
+                                  steps, batch_size, shuffle)
     test_accuracy = _accuracy_function(model, eval_batch_size or batch_size)
     # Plain arrays, not Keras variables: the compiled functions take and return values.
-    state = tuple([v.value for v in variables] for variables in
-                  (model.trainable_variables, model.non_trainable_variables, optimizer.variables))
+    state = tuple([v.value for v in variables] for variables in (
+        model.trainable_variables, model.non_trainable_variables, optimizer.variables,
+        augmentation.non_trainable_variables if augmentation is not None else [],
+    ))
     epoch_keys = jax.random.split(jax.random.key(seed), epochs)
 
     history = []
