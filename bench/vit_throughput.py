@@ -41,13 +41,15 @@ RUNS = ("keras-jax", "keras-torch", "timm")
 BACKEND_OF = {"keras-jax": "jax", "keras-torch": "torch", "timm": "torch"}
 GPU_SETTINGS = dict(model="vit_base", image_size=224, patch_size=16, batch=256, steps=40, warmup=5)
 CPU_SETTINGS = dict(model="vit_tiny", image_size=32, patch_size=4, batch=32, steps=8, warmup=2)
-MODEL_DIMS = {"vit_tiny": (192, 12, 3), "vit_small": (384, 12, 6), "vit_base": (768, 12, 12)}
+# keraskit.models presets; timm is built from the same VIT_PRESETS entry. (Names only here:
+# the parent process does not import Keras, so it never takes the GPU from the runs.)
+MODELS = ("vit_tiny", "vit_small", "vit_base", "vit_large")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
-    parser.add_argument("--model", choices=sorted(MODEL_DIMS), help="default vit_base on a GPU")
+    parser.add_argument("--model", choices=MODELS, help="default vit_base on a GPU")
     parser.add_argument("--image-size", type=int, help="default 224 on a GPU")
     parser.add_argument("--patch-size", type=int, help="default 16 on a GPU")
     parser.add_argument("--batch", type=int, help="default 256 on a GPU")
@@ -156,11 +158,15 @@ def measure_timm(settings):
     except ImportError as error:
         return dict(error=f"timm is not importable here ({error}); `pip install timm` "
                           "next to a CUDA build of PyTorch and torchvision")
+    from keraskit.models.vit import VIT_PRESETS
+    from keraskit.training import peak_flops
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dim, depth, heads = MODEL_DIMS[settings["model"]]
+    preset = VIT_PRESETS[settings["model"]]
     model = timm.models.vision_transformer.VisionTransformer(
         img_size=settings["image_size"], patch_size=settings["patch_size"], num_classes=1000,
-        embed_dim=dim, depth=depth, num_heads=heads,
+        embed_dim=preset["dim"], depth=preset["depth"], num_heads=preset["num_heads"],
+        mlp_ratio=preset["mlp_dim"] / preset["dim"],
     ).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05,
                                   fused=device == "cuda")
@@ -179,8 +185,6 @@ def measure_timm(settings):
         return loss.item()  # waits for the step, as Keras's train_on_batch does
 
     name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    from keraskit.training import peak_flops
-
     return dict(times=time_steps(step, settings), device=name, peak=peak_flops(name) if device == "cuda"
                 else None, dtype="bf16 autocast" if settings["gpu"] else "float32")
 
