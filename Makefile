@@ -80,7 +80,7 @@ course: site
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
 demo: $(BIN)/.installed data
-	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.demo
+	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.course.demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises

@@ -98,10 +98,10 @@ def train_one_seed(args):
     import keras
     import numpy as np
 
-    from keraskit.data import load_images
+    from keraskit.course.data import load_images
     from keraskit.models import vit
     from keraskit.training.recipe import NO_WEIGHT_DECAY
-    from keraskit.training.resident import train_on_device
+    from resident import train_on_device
     from keraskit.training.schedules import warmup_cosine
 
     started = time.perf_counter()

@@ -158,7 +158,7 @@ def measure_timm(settings):
     except ImportError as error:
         return dict(error=f"timm is not importable here ({error}); `pip install timm` "
                           "next to a CUDA build of PyTorch and torchvision")
-    from keraskit.models.vit import VIT_PRESETS
+    from keraskit.models.vision_transformer import VIT_PRESETS
     from keraskit.training import peak_flops
 
     device = "cuda" if torch.cuda.is_available() else "cpu"

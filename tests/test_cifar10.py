@@ -7,15 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from keraskit.data import (
+from keraskit.course.data import (
     CIFAR10_CLASSES,
     DatasetUnavailableError,
     find_cifar10,
     load_cifar10,
     load_images,
 )
-from keraskit.data import cifar10 as cifar_module
-from keraskit.data.cifar10 import CIFAR10_BATCHES
+from keraskit.course.data import cifar10 as cifar_module
+from keraskit.course.data.cifar10 import CIFAR10_BATCHES
 
 
 def write_batches(folder, rng, per_batch=3):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from keraskit.data import WORD_GROUPS, build_vocabulary, decode, encode, tokenize, toy_corpus
-from keraskit.data.corpus import PAD, PAD_ID, UNK, UNK_ID
+from keraskit.course.data import WORD_GROUPS, build_vocabulary, decode, encode, tokenize, toy_corpus
+from keraskit.course.data.corpus import PAD, PAD_ID, UNK, UNK_ID
 
 
 def context_counts(sentences, words, window=2):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keraskit.data import (
+from keraskit.course.data import (
     FASHION_MNIST_CLASSES,
     SHAPE_NAMES,
     DatasetUnavailableError,
@@ -18,8 +18,8 @@ from keraskit.data import (
     load_fashion_mnist,
     synthetic_shapes,
 )
-from keraskit.data import fashion_mnist as fashion_module
-from keraskit.data.fashion_mnist import FASHION_MNIST_FILES
+from keraskit.course.data import fashion_mnist as fashion_module
+from keraskit.course.data.fashion_mnist import FASHION_MNIST_FILES
 
 
 def write_idx(folder, rng, n_train=6, n_test=4):

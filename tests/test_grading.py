@@ -13,8 +13,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from keraskit.grading import TASKS, check, tasks_for
-from keraskit.grading.grader import grade_notebook
+from keraskit.course.grading import TASKS, check, tasks_for
+from keraskit.course.grading.grader import grade_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -162,8 +162,8 @@ def test_a_file_that_is_not_a_notebook_scores_zero_with_a_reason(tmp_path):
 
 def test_redefining_or_patching_the_checks_earns_nothing(tmp_path):
     cheat = """
-import keraskit.grading.tasks as tasks
-from keraskit.grading import Result
+import keraskit.course.grading.tasks as tasks
+from keraskit.course.grading import Result
 tasks.Task.grade_outputs = lambda self, cases, outputs: Result(
     self.name, self.points, self.points, True, "ok")
 class check:
@@ -206,7 +206,7 @@ def test_extra_hidden_tests_are_added_to_the_score(tmp_path):
     hidden.mkdir()
     (hidden / "more_03.py").write_text(
         "import numpy as np\n"
-        "from keraskit.grading.tasks import Case, define\n"
+        "from keraskit.course.grading.tasks import Case, define\n"
         "define('03', 'causal_mask_large', 2, lambda rng: [Case((64,), 'length 64')],\n"
         "       lambda n: np.tril(np.ones((n, n), bool)), 'same rule, long sequence', exact=True)\n"
         "define('03', 'softmax_rows', 1, lambda rng: [Case((rng.normal(size=(3, 4)),), 'rows')],\n"
@@ -229,7 +229,7 @@ def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_pat
     (folder / "03_attention.ipynb").write_bytes((ROOT / "solutions" / "03_attention.ipynb").read_bytes())
     (folder / "03_broken.ipynb").write_text("not a notebook")
     (folder / "99_unknown.ipynb").write_bytes((ROOT / "solutions" / "03_attention.ipynb").read_bytes())
-    result = subprocess.run([sys.executable, "-m", "keraskit.cli", "grade", str(folder), "--csv",
+    result = subprocess.run([sys.executable, "-m", "keraskit.course.cli", "grade", str(folder), "--csv",
                              str(tmp_path / "grades.csv"), "--timeout", "60"],
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "KERAS_BACKEND": BACKEND})
@@ -245,7 +245,7 @@ def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_pat
 
 def test_cli_json_for_one_notebook(tmp_path):
     out = tmp_path / "grade.json"
-    result = subprocess.run([sys.executable, "-m", "keraskit.cli", "grade",
+    result = subprocess.run([sys.executable, "-m", "keraskit.course.cli", "grade",
                              str(ROOT / "exercises" / "01_word_embeddings.ipynb"), "--json", str(out)],
                             capture_output=True, text=True, timeout=600,
                             env={**os.environ, "KERAS_BACKEND": BACKEND})

@@ -6,7 +6,7 @@ import pytest
 from conftest import to_numpy
 from reference import softmax
 
-from keraskit.data import synthetic_shapes
+from keraskit.course.data import synthetic_shapes
 from keraskit.layers import PatchEncoder, TransformerBlock
 from keraskit.models import (
     attention_maps,

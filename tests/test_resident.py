@@ -9,7 +9,7 @@ from conftest import to_numpy
 
 from keraskit.models import vit
 from keraskit.training import image_augmentation
-from keraskit.training.resident import evaluate_on_device, train_on_device
+from resident import evaluate_on_device, train_on_device
 
 on_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
                             reason="train_on_device is the JAX backend's loop")

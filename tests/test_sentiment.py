@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keraskit.data import build_vocabulary, encode
-from keraskit.data.fashion_mnist import DatasetUnavailableError
-from keraskit.data.sentiment import NEGATIVE_WORDS, POSITIVE_WORDS, load_imdb, synthetic_reviews
+from keraskit.course.data import build_vocabulary, encode
+from keraskit.course.data.fashion_mnist import DatasetUnavailableError
+from keraskit.course.data.sentiment import NEGATIVE_WORDS, POSITIVE_WORDS, load_imdb, synthetic_reviews
 from keraskit.models.text import text_classifier
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keraskit.data import number_translation
-from keraskit.data import translation as T
+from keraskit.course.data import number_translation
+from keraskit.course.data import translation as T
 from keraskit.models import greedy_decode, seq2seq_transformer
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keraskit.data import synthetic_shapes
+from keraskit.course.data import synthetic_shapes
 from keraskit.layers import PatchEncoder
 from keraskit.models import attention_rollout, vit, vit_base
 from keraskit.training import (
@@ -220,7 +220,7 @@ def test_train_vit_rejects_bad_arguments():
 
 RESUMABLE_RUN = """
     import os, signal, sys, keras
-    from keraskit.data import synthetic_shapes
+    from keraskit.course.data import synthetic_shapes
     from keraskit.training import train_vit
     checkpoints, log, kill_in_epoch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
@@ -263,7 +263,7 @@ def test_a_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
 
 TWO_DEVICES = """
     import json, keras
-    from keraskit.data import synthetic_shapes
+    from keraskit.course.data import synthetic_shapes
     from keraskit.training import train_vit
     data = (synthetic_shapes(1024, image_size=16, channels=1, seed=0),
             synthetic_shapes(128, image_size=16, channels=1, seed=1))

@@ -1,4 +1,4 @@
-"""keraskit.viz: each figure draws the numbers it is given (read back from the figure)."""
+"""keraskit.course.viz: each figure draws the numbers it is given (read back from the figure)."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from keraskit import viz  # noqa: E402
+from keraskit.course import viz  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

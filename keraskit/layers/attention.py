@@ -17,7 +17,7 @@ import math
 import keras
 from keras import ops
 
-from keraskit.layers._checks import check_rank
+from keraskit.validation import check_rank
 
 # What the explicit path puts in place of a masked logit before the softmax.
 # Logits are float32 there, so this is far below any real logit yet finite.

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keraskit.layers._checks import check_choice, check_rank, to_pair
+from keraskit.validation import check_choice, check_rank, to_pair
 from keraskit.layers.position import grid_from_length, sincos_2d_encoding
 
 

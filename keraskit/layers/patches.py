@@ -8,7 +8,7 @@ right, then top to bottom), each flattened into one vector.
 import keras
 from keras import ops
 
-from keraskit.layers._checks import check_rank, to_pair
+from keraskit.validation import check_rank, to_pair
 
 
 def _check_divisible(image_height, image_width, patch_size, layer):

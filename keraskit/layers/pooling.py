@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keraskit.layers._checks import check_choice, check_rank
+from keraskit.validation import check_choice, check_rank
 
 
 @keras.saving.register_keras_serializable(package="keraskit")

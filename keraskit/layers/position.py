@@ -11,7 +11,7 @@ import math
 import keras
 from keras import ops
 
-from keraskit.layers._checks import check_choice, to_pair
+from keraskit.validation import check_choice, to_pair
 
 
 def sinusoidal_encoding(length, dim, start_index=0, max_wavelength=10000.0):

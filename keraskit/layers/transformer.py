@@ -9,7 +9,7 @@ and GPT-2, trains stably without warmup tricks) or after the addition
 
 import keras
 
-from keraskit.layers._checks import check_rank
+from keraskit.validation import check_rank
 from keraskit.layers.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 from keraskit.layers.drop_path import DropPath
 

@@ -1,9 +1,9 @@
 """keraskit.models: whole models built from keraskit layers, and tools to look inside them."""
 
-from keraskit.models.attention_maps import attention_maps, attention_rollout
+from keraskit.models.inspection import attention_maps, attention_rollout
 from keraskit.models.seq2seq import greedy_decode, seq2seq_transformer
 from keraskit.models.text import text_classifier
-from keraskit.models.vit import VIT_PRESETS, vit, vit_base, vit_large, vit_small, vit_tiny
+from keraskit.models.vision_transformer import VIT_PRESETS, vit, vit_base, vit_large, vit_small, vit_tiny
 
 __all__ = [
     "VIT_PRESETS",

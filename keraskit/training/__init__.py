@@ -10,7 +10,6 @@ from keraskit.training.flops import (
     vit_flops,
 )
 from keraskit.training.recipe import TrainingRun, image_augmentation, small_vit_config, train_vit
-from keraskit.training.resident import evaluate_on_device, train_on_device
 from keraskit.training.schedules import warmup_cosine
 from keraskit.training.throughput import ThroughputMonitor
 
@@ -21,11 +20,9 @@ __all__ = [
     "TrainingRun",
     "accelerator_name",
     "data_parallel",
-    "evaluate_on_device",
     "image_augmentation",
     "peak_flops",
     "small_vit_config",
-    "train_on_device",
     "train_vit",
     "transformer_block_macs",
     "vit_flops",

@@ -22,9 +22,9 @@ import time
 import keras
 import numpy as np
 
-from keraskit.data.images import load_images
+from keraskit.course.data.images import load_images
 from keraskit.layers import RandomShift
-from keraskit.models.vit import vit
+from keraskit.models.vision_transformer import vit
 from keraskit.training.devices import data_parallel
 from keraskit.training.flops import accelerator_name, peak_flops, vit_flops
 from keraskit.training.schedules import warmup_cosine
@@ -114,7 +114,7 @@ def train_vit(
     """Trains a ViT with the full recipe and returns the model, its history and its speed.
 
     Args:
-        dataset: `"fashion_mnist"` or `"cifar10"` (see `keraskit.data.load_images`),
+        dataset: `"fashion_mnist"` or `"cifar10"` (see `keraskit.course.data.load_images`),
             or arrays `((x_train, y_train), (x_test, y_test))` with float images.
         model_config: arguments for `keraskit.models.vit`; the image size,
             channels and classes are filled in from the data. Default:

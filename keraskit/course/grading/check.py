@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from keraskit.grading import exercises  # noqa: F401  (registers the tasks)
-from keraskit.grading.tasks import TASKS, run_cases
+from keraskit.course.grading import exercises  # noqa: F401  (registers the tasks)
+from keraskit.course.grading.tasks import TASKS, run_cases
 
 
 class Checks:

@@ -23,8 +23,8 @@ import numpy as np
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from keraskit.grading import exercises  # noqa: F401  (registers the tasks)
-from keraskit.grading.tasks import Result, tasks_for
+from keraskit.course.grading import exercises  # noqa: F401  (registers the tasks)
+from keraskit.course.grading.tasks import Result, tasks_for
 
 # Runs inside the learner's kernel, once per task. Names start with "_keraskit_" so they
 # do not clash with the learner's; modules are imported under fresh names.
@@ -72,7 +72,7 @@ def lesson_of(path):
 
 
 def load_extra_tests(folder):
-    """Imports every `*.py` in `folder`; they register hidden tasks with `keraskit.grading.tasks.define`."""
+    """Imports every `*.py` in `folder`; they register hidden tasks with `keraskit.course.grading.tasks.define`."""
     for path in sorted(Path(folder).glob("*.py")):
         spec = importlib.util.spec_from_file_location(f"keraskit_extra_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)

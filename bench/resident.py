@@ -227,7 +227,7 @@ def train_on_device(
 
         model = keraskit.models.vit(image_size=28, patch_size=4, num_classes=10, dim=64,
                                     depth=2, num_heads=2, mlp_dim=128, channels=1)
-        (x_train, y_train), (x_test, y_test), _ = keraskit.data.load_images("fashion_mnist")
+        (x_train, y_train), (x_test, y_test), _ = keraskit.course.data.load_images("fashion_mnist")
         history = train_on_device(model, (x_train, y_train), (x_test, y_test), epochs=5,
                                   batch_size=256, optimizer=keras.optimizers.AdamW(1e-3),
                                   label_smoothing=0.1, target_accuracy=0.85)

@@ -25,7 +25,7 @@ def _print_table(report, file=sys.stdout):
 
 
 def grade_command(args):
-    from keraskit.grading.grader import grade_notebook, load_extra_tests
+    from keraskit.course.grading.grader import grade_notebook, load_extra_tests
 
     target = Path(args.path)
     if not target.exists():

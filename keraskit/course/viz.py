@@ -8,7 +8,7 @@ so a notebook shows it and a script can `fig.savefig(...)` it.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from keraskit.layers._checks import to_pair
+from keraskit.validation import to_pair
 
 
 def _image_for_display(image):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keraskit.data.fashion_mnist import DatasetUnavailableError
+from keraskit.course.data.fashion_mnist import DatasetUnavailableError
 
 # Opinion words. A review's label is the polarity of its one opinion, flipped
 # when the opinion is negated: "not good" is negative, "not bad" is positive.

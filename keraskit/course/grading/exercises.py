@@ -6,7 +6,7 @@ functions); learners never see them, only the messages a failing case gives.
 
 import numpy as np
 
-from keraskit.grading.tasks import Case, define
+from keraskit.course.grading.tasks import Case, define
 
 
 def _softmax(x, axis=-1):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
-from keraskit.layers._checks import check_choice, to_pair
+from keraskit.validation import check_choice, to_pair
 
 
 def vit(

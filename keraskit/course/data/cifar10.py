@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keraskit.data.fashion_mnist import download_or_explain
+from keraskit.course.data.fashion_mnist import download_or_explain
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_CLASSES = (

@@ -1,7 +1,7 @@
 """One call for the image datasets the course trains on, ready for a model."""
 
-from keraskit.data.cifar10 import CIFAR10_CLASSES, load_cifar10
-from keraskit.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+from keraskit.course.data.cifar10 import CIFAR10_CLASSES, load_cifar10
+from keraskit.course.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 IMAGE_DATASETS = {
     "fashion_mnist": (load_fashion_mnist, FASHION_MNIST_CLASSES),

@@ -3,7 +3,7 @@
 Uses Fashion-MNIST when it is on this machine or downloadable, otherwise the
 synthetic shapes dataset, and says which. The backend comes from KERAS_BACKEND.
 
-    python -m keraskit.demo [--epochs N] [--dataset auto|fashion_mnist|shapes]
+    python -m keraskit.course.demo [--epochs N] [--dataset auto|fashion_mnist|shapes]
 """
 
 import argparse
@@ -15,7 +15,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keraskit.data import (  # noqa: E402
+from keraskit.course.data import (  # noqa: E402
     DatasetUnavailableError,
     find_fashion_mnist,
     load_fashion_mnist,
@@ -41,7 +41,7 @@ def load_data(choice):
                     f"Fashion-MNIST ({source})", 10)
     train = synthetic_shapes(20000, image_size=28, channels=1, seed=0)
     test = synthetic_shapes(4000, image_size=28, channels=1, seed=1)
-    return train, test, "synthetic shapes (keraskit.data.synthetic_shapes, seeds 0 and 1)", 4
+    return train, test, "synthetic shapes (keraskit.course.data.synthetic_shapes, seeds 0 and 1)", 4
 
 
 def main(argv=None):

@@ -1,0 +1,38 @@
+"""keraskit.course.data: datasets that work offline, from real files or generated from a seed."""
+
+from keraskit.course.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
+from keraskit.course.data.corpus import WORD_GROUPS, build_vocabulary, decode, encode, tokenize, toy_corpus
+from keraskit.course.data.fashion_mnist import (
+    FASHION_MNIST_CLASSES,
+    DatasetUnavailableError,
+    find_fashion_mnist,
+    load_fashion_mnist,
+)
+from keraskit.course.data.images import IMAGE_DATASETS, load_images
+from keraskit.course.data.sentiment import load_imdb, synthetic_reviews
+from keraskit.course.data.synthetic import SHAPE_NAMES, synthetic_shapes
+from keraskit.course.data.translation import TranslationData, number_translation
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "IMAGE_DATASETS",
+    "find_cifar10",
+    "load_cifar10",
+    "load_images",
+    "FASHION_MNIST_CLASSES",
+    "SHAPE_NAMES",
+    "TranslationData",
+    "WORD_GROUPS",
+    "DatasetUnavailableError",
+    "build_vocabulary",
+    "decode",
+    "encode",
+    "find_fashion_mnist",
+    "load_fashion_mnist",
+    "load_imdb",
+    "number_translation",
+    "synthetic_reviews",
+    "synthetic_shapes",
+    "tokenize",
+    "toy_corpus",
+]

@@ -1,0 +1,29 @@
+"""Optional dependencies of the course tooling, and the error that names the extra to install."""
+
+import importlib
+
+
+def require(module, extra, purpose):
+    """Imports `module`, or raises an ImportError that says which keraskit extra provides it.
+
+    Args:
+        module: the module to import, e.g. `"matplotlib.pyplot"`.
+        extra: the keraskit extra that installs it, e.g. `"course"`.
+        purpose: what needs it, in a few words, e.g. `"keraskit.course.viz draws figures"`.
+
+    Returns:
+        The imported module.
+
+    Example:
+
+    >>> require("json", "course", "this example").__name__
+    'json'
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".")[0]
+        raise ImportError(
+            f"{purpose} with {top}, which is not installed ({error}). "
+            f'Install it with: pip install "keraskit[{extra}]"'
+        ) from error
