@@ -5,13 +5,16 @@ serves it on 127.0.0.1 and checks what a learner would hit: every lesson and
 exercise page loads without a console error, every plot on it is drawn, its math
 is typeset, its "Open in Colab" and "Download notebook" links are right, search
 finds "attention", and no internal link is broken. Screenshots of the home page
-and a lesson go to test-artifacts/.
+and a lesson go to test-artifacts/. The API reference has an entry for every public
+name, of the right kind (a function documented as a function, not as a submodule).
 
 Needs Chromium and its driver: `apt-get install chromium chromium-driver`.
 """
 
 import functools
 import http.server
+import importlib
+import inspect
 import re
 import shutil
 import subprocess
@@ -34,11 +37,18 @@ NOTEBOOKS = sorted(
     for path in (ROOT / folder).glob("[0-9][0-9]_*.ipynb")
 )
 
+# The modules whose public names the API reference must document: the library, then the
+# course tooling. A public name is one in the module's `__all__`.
+PUBLIC_MODULES = (
+    "keraskit", "keraskit.layers", "keraskit.models", "keraskit.training", "keraskit.validation",
+    "keraskit.course.data", "keraskit.course.viz", "keraskit.course.grading",
+)
+
 # True once KaTeX has typeset every formula that pymdownx.arithmatex marked on the page.
 MATH_TYPESET = "[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """The built site: its folder and the address it is served at."""
     for module in ("mkdocs", "material", "mkdocstrings_handlers.python", "nbconvert", "selenium"):
@@ -202,3 +212,57 @@ def test_no_broken_internal_link_and_no_cdn(site):
                 broken.append(f"{page.relative_to(folder)}: {link}")
     assert broken == [], "internal links to nothing"
     assert external == [], "scripts, styles or images from another site (the site must work offline)"
+
+
+def public_names(module_name):
+    """{"keraskit.layers.Patches": "class", ...}: each public name of the module, imported,
+    with the kind of heading mkdocstrings gives it. A module without `__all__` exports the
+    functions and classes it defines (tools/site.py reads `__all__` the same way)."""
+    module = importlib.import_module(module_name)
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [name for name, obj in vars(module).items()
+                 if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+                 and obj.__module__ == module_name]
+    kinds = {}
+    for name in names:
+        obj = getattr(module, name)
+        kinds[f"{module_name}.{name}"] = (
+            "module" if inspect.ismodule(obj) else "class" if inspect.isclass(obj)
+            else "function" if inspect.isfunction(obj) else "attribute")
+    return kinds
+
+
+def documented(folder):
+    """{"keraskit.layers.Patches": "class", ...}: every entry of the built API reference,
+    from mkdocstrings' headings (`<h2 id="..." class="doc doc-heading">` followed by the
+    symbol badge `doc-symbol-class`)."""
+    heading = re.compile(r'<h\d id="([^"]+)" class="doc doc-heading">\s*'
+                         r'<code class="doc-symbol doc-symbol-heading doc-symbol-(\w+)">')
+    return {name: kind for page in (folder / "api").rglob("index.html")
+            for name, kind in heading.findall(page.read_text())}
+
+
+def not_in_reference(expected, entries):
+    """The names of `expected` that `entries` lacks, or documents as another kind."""
+    return sorted(f"{name} ({kind}, documented as {entries[name]})" if name in entries else name
+                  for name, kind in expected.items() if entries.get(name) != kind)
+
+
+def test_api_reference_documents_every_public_name(site):
+    folder, _ = site
+    entries = documented(folder)
+    expected = {}
+    for module in PUBLIC_MODULES:
+        expected.update(public_names(module))
+    assert len(expected) > 60, f"too few public names found: {sorted(expected)}"
+    missing = not_in_reference(expected, entries)
+    assert missing == [], (
+        f"public names without their entry in the API reference (site/api/): {missing}. "
+        "Is `__all__` a literal list, and does no submodule share the name? See tools/site.py.")
+
+    # The check itself can fail: a name that is not documented, a function documented as a
+    # submodule of the same name (the 0.1 reference's `keraskit.models.vit`).
+    assert not_in_reference({"keraskit.layers.NotALayer": "class"}, entries) == ["keraskit.layers.NotALayer"]
+    assert not_in_reference({"keraskit.models.vit": "module"}, entries) == [
+        "keraskit.models.vit (module, documented as function)"]
