@@ -2,11 +2,12 @@
 
 from keraskit.course.data.cifar10 import CIFAR10_CLASSES, find_cifar10, load_cifar10
 from keraskit.course.data.corpus import WORD_GROUPS, build_vocabulary, decode, encode, tokenize, toy_corpus
-from keraskit.course.data.fashion_mnist import (
-    FASHION_MNIST_CLASSES,
+from keraskit.course.data.fashion_mnist import FASHION_MNIST_CLASSES, find_fashion_mnist, load_fashion_mnist
+from keraskit.course.data.files import (
     DatasetUnavailableError,
-    find_fashion_mnist,
-    load_fashion_mnist,
+    dataset_search_path,
+    find_dataset,
+    keras_datasets_folders,
 )
 from keraskit.course.data.images import IMAGE_DATASETS, load_images
 from keraskit.course.data.sentiment import load_imdb, synthetic_reviews
@@ -25,9 +26,12 @@ __all__ = [
     "WORD_GROUPS",
     "DatasetUnavailableError",
     "build_vocabulary",
+    "dataset_search_path",
     "decode",
     "encode",
+    "find_dataset",
     "find_fashion_mnist",
+    "keras_datasets_folders",
     "load_fashion_mnist",
     "load_imdb",
     "number_translation",

@@ -2,20 +2,27 @@
 
 Local files first, the internet last. The folder `cifar-10-batches-py` (what
 the official `cifar-10-python.tar.gz` unpacks to, and what
-`keras.datasets.cifar10` caches) is looked for in:
-1. `$KERASKIT_DATA_DIR`,
-2. `~/.keras/datasets/cifar-10-batches-py-target` (Keras's cache),
-3. `~/.keras/datasets`.
+`keras.datasets.cifar10` caches) is looked for (by `keraskit.course.data.files`),
+in order, in:
+1. `$KERASKIT_DATA_DIR/cifar-10-batches-py`, then `$KERASKIT_DATA_DIR` itself,
+2. Keras's download cache, `$KERAS_HOME/datasets` when `KERAS_HOME` is set, else
+   `~/.keras/datasets` (the `/tmp/.keras` fallback included, see
+   `keras_datasets_folders`): first in `cifar-10-batches-py-target/` (where
+   Keras 3 unpacks its download), then directly (where the archive unpacks).
 Only when none has it does `load_cifar10` ask Keras to download it (170 MB).
 """
 
-import os
 import pickle
-from pathlib import Path
+import shlex
 
 import numpy as np
 
-from keraskit.course.data.fashion_mnist import download_or_explain
+from keraskit.course.data.files import (
+    dataset_search_path,
+    download_or_explain,
+    find_dataset,
+    keras_datasets_folders,
+)
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_CLASSES = (
@@ -26,22 +33,16 @@ CIFAR10_BATCHES = tuple(f"data_batch_{index}" for index in range(1, 6)) + ("test
 
 
 def cifar10_search_path():
-    """The folders searched for `cifar-10-batches-py`, in order."""
-    folders = []
-    data_dir = os.environ.get("KERASKIT_DATA_DIR")
-    if data_dir:
-        folders.append(Path(data_dir))
-    keras_cache = Path.home() / ".keras" / "datasets"
-    folders += [keras_cache / "cifar-10-batches-py-target", keras_cache]
-    return [folder / "cifar-10-batches-py" for folder in folders]
+    """The folders searched for the CIFAR-10 batch files, in order (see the module docstring)."""
+    return dataset_search_path(
+        "cifar-10-batches-py",
+        keras_folders=["cifar-10-batches-py-target/cifar-10-batches-py", "cifar-10-batches-py"],
+    )
 
 
 def find_cifar10():
-    """The first `cifar-10-batches-py` folder holding all six batch files, or None."""
-    for folder in cifar10_search_path():
-        if all((folder / name).is_file() for name in CIFAR10_BATCHES):
-            return folder
-    return None
+    """The first folder holding all six CIFAR-10 batch files, or None."""
+    return find_dataset(CIFAR10_BATCHES, cifar10_search_path())
 
 
 def _read_batch(path):
@@ -85,11 +86,12 @@ def load_cifar10():
 def _download_cifar10():
     import keras
 
+    cache = shlex.quote(str(keras_datasets_folders()[0]))  # the folder Keras reads first
     return download_or_explain(
         "CIFAR-10", keras.datasets.cifar10.load_data, cifar10_search_path(),
         f"Fetch {CIFAR10_URL} (170 MB) on a machine that is online, then unpack it "
         "where it is searched, e.g.\n"
-        "  mkdir -p ~/.keras/datasets && tar -xzf cifar-10-python.tar.gz -C ~/.keras/datasets\n"
+        f"  mkdir -p {cache} && tar -xzf cifar-10-python.tar.gz -C {cache}\n"
         "or unpack it anywhere and set KERASKIT_DATA_DIR to the folder that holds "
         "cifar-10-batches-py.",
     )

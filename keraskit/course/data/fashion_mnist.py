@@ -1,18 +1,27 @@
 """Fashion-MNIST (Xiao et al., 2017) from local files first, the internet last.
 
 The four gzip files are the ones `keras.datasets.fashion_mnist` downloads. They
-are looked for, in order, in:
-1. `$KERASKIT_DATA_DIR/fashion-mnist` (or `$KERASKIT_DATA_DIR` itself),
-2. `~/.keras/datasets/fashion-mnist` (where Keras caches its download),
+are looked for (by `keraskit.course.data.files`), in order, in:
+1. `$KERASKIT_DATA_DIR/fashion-mnist`, then `$KERASKIT_DATA_DIR` itself,
+2. `fashion-mnist` in Keras's download cache: `$KERAS_HOME/datasets/fashion-mnist`
+   when `KERAS_HOME` is set, else `~/.keras/datasets/fashion-mnist`: where
+   `keras.datasets.fashion_mnist.load_data()` downloads them (the `/tmp/.keras`
+   fallback included, see `keras_datasets_folders`),
 3. `/usr/share/datasets/fashion-mnist` (Debian's `dataset-fashion-mnist` package).
 Only when none has them does `load_fashion_mnist` ask Keras to download them.
 """
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
+
+from keraskit.course.data.files import (  # noqa: F401 (DatasetUnavailableError: its former home)
+    DatasetUnavailableError,
+    dataset_search_path,
+    download_or_explain,
+    find_dataset,
+)
 
 FASHION_MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -27,44 +36,18 @@ FASHION_MNIST_CLASSES = (
 )
 
 
-class DatasetUnavailableError(OSError):
-    """A dataset is neither on this machine nor downloadable (e.g. offline)."""
-
-
-def download_or_explain(name, load, search_path, advice):
-    """Calls Keras's downloading loader `load()`; if it fails, says what was searched and what to do.
-
-    Raises:
-        DatasetUnavailableError: naming the dataset, the download error, the
-            folders searched and `advice` (which files to put where).
-    """
-    try:
-        return load()
-    except Exception as error:  # urllib, HTTP, file and archive errors all mean the same here
-        searched = "\n".join(f"  {folder}" for folder in search_path)
-        raise DatasetUnavailableError(
-            f"{name} is not on this machine and could not be downloaded "
-            f"({type(error).__name__}: {error}).\nSearched:\n{searched}\n{advice}"
-        ) from error
+# Searched after $KERASKIT_DATA_DIR and Keras's cache (a module constant so tests can empty it).
+FASHION_MNIST_SYSTEM_FOLDERS = (Path("/usr/share/datasets/fashion-mnist"),)
 
 
 def fashion_mnist_search_path():
-    """The folders searched for the Fashion-MNIST files, in order."""
-    folders = []
-    data_dir = os.environ.get("KERASKIT_DATA_DIR")
-    if data_dir:
-        folders += [Path(data_dir) / "fashion-mnist", Path(data_dir)]
-    folders.append(Path.home() / ".keras" / "datasets" / "fashion-mnist")
-    folders.append(Path("/usr/share/datasets/fashion-mnist"))
-    return folders
+    """The folders searched for the Fashion-MNIST files, in order (see the module docstring)."""
+    return dataset_search_path("fashion-mnist", system_folders=FASHION_MNIST_SYSTEM_FOLDERS)
 
 
 def find_fashion_mnist():
     """The first folder holding all four Fashion-MNIST files, or None."""
-    for folder in fashion_mnist_search_path():
-        if all((folder / name).is_file() for name in FASHION_MNIST_FILES.values()):
-            return folder
-    return None
+    return find_dataset(FASHION_MNIST_FILES.values(), fashion_mnist_search_path())
 
 
 def _read_idx(path, header_bytes):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keraskit.course.data.fashion_mnist import DatasetUnavailableError
+from keraskit.course.data.files import download_or_explain, keras_datasets_folders
 
 # Opinion words. A review's label is the polarity of its one opinion, flipped
 # when the opinion is negated: "not good" is negative, "not bad" is positive.
@@ -127,7 +127,11 @@ def load_imdb(num_words=20000, maxlen=200):
     keeping the `num_words` most frequent. Each review is cut or padded with
     0 on the right to `maxlen` ids, ready for a model with `mask_zero=True`.
 
-    Keras downloads the file once and caches it as `~/.keras/datasets/imdb.npz`.
+    Keras reads the file `imdb.npz` from its download cache, downloading it
+    there once: `$KERAS_HOME/datasets` when `KERAS_HOME` is set, else
+    `~/.keras/datasets` (see `keras_datasets_folders`). Unlike the image
+    datasets, IMDB is not looked for in `$KERASKIT_DATA_DIR`: Keras's loader,
+    which this one keeps for its word ids, reads only its cache.
 
     Args:
         num_words: size of the vocabulary kept.
@@ -147,16 +151,14 @@ def load_imdb(num_words=20000, maxlen=200):
     """
     import keras
 
-    try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
-    except Exception as error:  # urllib, HTTP and file errors all mean the same here
-        raise DatasetUnavailableError(
-            "IMDB is not on this machine and could not be downloaded "
-            f"({type(error).__name__}: {error}).\nOn a machine with internet, run "
-            "`python -c \"import keras; keras.datasets.imdb.load_data()\"`, or download "
-            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz, and put "
-            "the file at ~/.keras/datasets/imdb.npz (or $KERAS_HOME/datasets/imdb.npz)."
-        ) from error
+    cache = keras_datasets_folders()
+    (x_train, y_train), (x_test, y_test) = download_or_explain(
+        "IMDB", lambda: keras.datasets.imdb.load_data(num_words=num_words), cache,
+        "On a machine with internet, run "
+        "`python -c \"import keras; keras.datasets.imdb.load_data()\"`, or download "
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz, and put "
+        f"the file at {cache[0] / 'imdb.npz'}.",
+    )
 
     def pad(sequences):
         return keras.utils.pad_sequences(sequences, maxlen=maxlen, padding="post",
