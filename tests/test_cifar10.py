@@ -1,4 +1,5 @@
-"""CIFAR-10 lookup against Keras's own loader, the offline error, and load_images."""
+"""CIFAR-10 lookup (Keras's cache, KERASKIT_DATA_DIR), its reader against Keras's, the offline error,
+and load_images."""
 
 import pickle
 import urllib.error
@@ -63,6 +64,61 @@ def test_pixels_are_laid_out_channels_last(tmp_path, monkeypatch):
     (x_train, y_train), _ = load_cifar10()
     assert x_train.shape == (5, 32, 32, 3)
     assert (x_train[:, 5, 9] == [1, 2, 3]).all() and (y_train == 7).all()
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No data variables from the machine running the tests: each test sets what it needs."""
+    for name in ("KERAS_HOME", "KERASKIT_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("inside", ["cifar-10-batches-py-target/cifar-10-batches-py",  # Keras 3
+                                    "cifar-10-batches-py"])  # the archive unpacked by hand
+def test_loader_finds_the_batches_in_keras_home(inside, tmp_path, clean_env):
+    clean_env.setenv("HOME", str(tmp_path / "home"))
+    write_batches(tmp_path / "home" / ".keras" / "datasets" / "cifar-10-batches-py",
+                  np.random.default_rng(0))
+    clean_env.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    folder = tmp_path / "keras_home" / "datasets" / inside
+    write_batches(folder, np.random.default_rng(1))
+    assert find_cifar10() == folder  # not the ~/.keras copy: KERAS_HOME replaces it, as in Keras
+    (x_train, _), (x_test, y_test) = load_cifar10()
+    with open(folder / "test_batch", "rb") as file:
+        written = pickle.load(file)
+    np.testing.assert_array_equal(x_test.transpose(0, 3, 1, 2).reshape(len(x_test), -1),
+                                  written[b"data"])
+    np.testing.assert_array_equal(y_test, written[b"labels"])
+
+
+def test_keraskit_data_dir_wins_over_keras_home(tmp_path, clean_env, rng):
+    clean_env.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    write_batches(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py", rng)
+    clean_env.setenv("KERASKIT_DATA_DIR", str(tmp_path / "mine"))
+    write_batches(tmp_path / "mine", rng, per_batch=2)  # the batches directly in the folder
+    assert find_cifar10() == tmp_path / "mine"
+    assert load_cifar10()[1][0].shape == (2, 32, 32, 3)
+    write_batches(tmp_path / "mine" / "cifar-10-batches-py", rng)
+    assert find_cifar10() == tmp_path / "mine" / "cifar-10-batches-py"
+
+
+def test_offline_error_lists_the_keras_home_folders_searched(tmp_path, clean_env):
+    clean_env.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+
+    def offline():
+        raise urllib.error.URLError("no network")
+
+    clean_env.setattr(keras.datasets.cifar10, "load_data", offline)
+    with pytest.raises(DatasetUnavailableError) as error:
+        load_cifar10()
+    message = str(error.value)
+    cache = tmp_path / "keras_home" / "datasets"
+    searched = message.split("Searched:\n")[1].splitlines()[:2]
+    assert [line.strip() for line in searched] == [
+        str(cache / "cifar-10-batches-py-target" / "cifar-10-batches-py"),
+        str(cache / "cifar-10-batches-py")]
+    assert f"tar -xzf cifar-10-python.tar.gz -C {cache}" in message
 
 
 def test_offline_without_files_says_what_to_fetch_and_where(tmp_path, monkeypatch):

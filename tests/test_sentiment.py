@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 
-from keraskit.course.data import build_vocabulary, encode
-from keraskit.course.data.fashion_mnist import DatasetUnavailableError
+from keraskit.course.data import DatasetUnavailableError, build_vocabulary, encode
 from keraskit.course.data.sentiment import NEGATIVE_WORDS, POSITIVE_WORDS, load_imdb, synthetic_reviews
 from keraskit.models.text import text_classifier
 
@@ -54,13 +53,18 @@ def test_reviews_reject_bad_arguments():
         synthetic_reviews(10, negation_rate=1.5)
 
 
-def test_load_imdb_offline_raises_a_helpful_error(monkeypatch):
+def test_load_imdb_offline_raises_a_helpful_error(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise OSError("no internet")
 
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setattr(keras.datasets.imdb, "load_data", offline)
-    with pytest.raises(DatasetUnavailableError, match="imdb.npz"):
+    with pytest.raises(DatasetUnavailableError, match="imdb.npz") as error:
         load_imdb()
+    # It names Keras's cache as KERAS_HOME makes it, the one place Keras's loader reads.
+    cache = tmp_path / "keras_home" / "datasets"
+    assert f"Searched:\n  {cache}\n" in str(error.value)
+    assert f"put the file at {cache / 'imdb.npz'}" in str(error.value)
 
 
 def test_load_imdb_pads_on_the_right(monkeypatch):
@@ -76,8 +80,8 @@ def test_load_imdb_pads_on_the_right(monkeypatch):
 
 
 def small_classifier(**kwargs):
-    config = dict(vocabulary_size=50, sequence_length=24, embedding_dim=16, depth=2, num_heads=2,
-                  mlp_dim=32, dropout=0.0)
+    config = dict(vocabulary_size=50, sequence_length=24, hidden_dim=16, num_layers=2, num_heads=2,
+                  intermediate_dim=32, dropout=0.0)
     config.update(kwargs)
     return text_classifier(**config)
 
@@ -92,9 +96,9 @@ def test_classifier_output_shape_and_dtype():
 
 def test_classifier_rejects_bad_arguments():
     with pytest.raises(ValueError, match="divide"):
-        small_classifier(embedding_dim=16, num_heads=3)
-    with pytest.raises(ValueError, match="depth"):
-        small_classifier(depth=0)
+        small_classifier(hidden_dim=16, num_heads=3)
+    with pytest.raises(ValueError, match="num_layers"):
+        small_classifier(num_layers=0)
     with pytest.raises(ValueError, match="dropout"):
         small_classifier(dropout=1.0)
 
@@ -123,7 +127,7 @@ def test_classifier_learns_the_synthetic_reviews():
     texts, labels = synthetic_reviews(1792, seed=0)
     vocabulary = build_vocabulary(texts)
     ids = encode(texts, vocabulary, sequence_length=40)
-    model = small_classifier(vocabulary_size=len(vocabulary), sequence_length=40, depth=1)
+    model = small_classifier(vocabulary_size=len(vocabulary), sequence_length=40, num_layers=1)
     model.compile(keras.optimizers.Adam(3e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(ids[:1536], labels[:1536], epochs=10, batch_size=64, verbose=0)
