@@ -2,6 +2,8 @@
 broken notebooks get a correct, explained score without crashing or hanging the grader."""
 
 import csv
+import dataclasses
+import importlib
 import json
 import os
 import subprocess
@@ -13,8 +15,18 @@ import nbformat
 import numpy as np
 import pytest
 
-from keraskit.course.grading import TASKS, check, tasks_for
+from keraskit.course.grading import (
+    LESSONS,
+    Case,
+    Checks,
+    Registry,
+    Task,
+    check,
+    default_registry,
+    load_extra_tests,
+)
 from keraskit.course.grading.grader import grade_notebook
+from keraskit.course.grading.lessons import lesson_03
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -27,8 +39,9 @@ BACKEND = keras.backend.backend()
 def test_every_lesson_from_01_has_an_exercise_with_three_to_six_tasks():
     lessons = sorted(path.name for path in (ROOT / "course").glob("[0-9][0-9]_*.ipynb"))[1:]
     assert [path.name for path in SOLUTIONS] == lessons
+    registry = default_registry()
     for path in SOLUTIONS:
-        assert 3 <= len(tasks_for(path.name[:2])) <= 6, path.name
+        assert 3 <= len(registry.tasks_for(path.name[:2])) <= 6, path.name
 
 
 def test_exercises_are_generated_from_the_solutions():
@@ -101,8 +114,145 @@ def test_check_says_correct_or_which_case_failed_and_why(capsys):
 
 
 def test_every_task_has_a_hint_and_points():
-    for task in TASKS.values():
+    for task in default_registry():
         assert task.points > 0 and len(task.hint) > 20, task.name
+
+
+# --- the registry: one module per lesson, collected explicitly ---------------------------------
+
+# Every lesson's tasks and points, in grading order, as they were before the tasks moved
+# into one module per lesson. A change here changes learners' grades: make it on purpose.
+EXPECTED_TASKS = {
+    "01": [("cosine_similarity", 2), ("nearest_neighbours", 2), ("one_hot", 1), ("embedding_lookup", 1)],
+    "02": [("sinusoidal_encoding", 3), ("sincos_2d_encoding", 2), ("position_similarity", 2)],
+    "03": [("scaled_dot_product_attention", 4), ("causal_mask", 1), ("attention_weights", 2)],
+    "04": [("split_heads", 2), ("merge_heads", 2), ("multi_head_attention", 3)],
+    "05": [("layer_norm", 2), ("mlp", 2), ("pre_norm_residual", 2)],
+    "06": [("masked_mean", 2), ("padding_mask", 1), ("attention_padding_mask", 2)],
+    "07": [("teacher_forcing_inputs", 2), ("greedy_decode", 3), ("causal_padding_mask", 2)],
+    "08": [("patchify", 3), ("unpatchify", 2), ("patch_counts", 1)],
+    "09": [("encode_patches", 3), ("count_vit_parameters", 2), ("gap_pool", 1)],
+    "10": [("hard_distillation_loss", 3), ("attention_rollout", 3), ("teacher_agreement", 1)],
+    "11": [("warmup_cosine", 3), ("mfu", 1), ("vit_training_flops", 2)],
+}
+
+
+def test_the_registry_lists_exactly_the_tasks_and_points_of_each_lesson():
+    registry = default_registry()
+    assert registry.lessons() == list(EXPECTED_TASKS)
+    for lesson, expected in EXPECTED_TASKS.items():
+        assert [(task.name, task.points) for task in registry.tasks_for(lesson)] == expected, lesson
+    assert registry.names() == [name for tasks in EXPECTED_TASKS.values() for name, _ in tasks]
+
+
+def test_each_lesson_module_holds_its_own_lessons_tasks_and_names_its_notebook():
+    assert [module.LESSON for module in LESSONS] == list(EXPECTED_TASKS)
+    for module in LESSONS:
+        notebook = next(word for word in module.__doc__.split() if word.startswith("exercises/"))
+        assert (ROOT / notebook.rstrip(".")).exists(), module.__name__
+        assert Path(notebook).name.startswith(module.LESSON), module.__name__
+        assert {task.lesson for task in module.TASKS} == {module.LESSON}, module.__name__
+
+
+def test_importing_registers_nothing_and_registries_are_independent():
+    first, second = default_registry(), default_registry()
+    assert first is not second
+    causal_mask = first.task("causal_mask")
+    importlib.reload(lesson_03)  # importing a lesson again ...
+    assert first.task("causal_mask") is causal_mask  # ... leaves the registries built before as they were
+    assert len(first) == len(second) == len(default_registry()) == 34
+
+    first.add_cases("causal_mask", lambda rng: [Case((64,), "length 64")])
+    first.add_task(Task("03", "softmax_rows", 1, cases=lambda rng: [], reference=np.exp, hint="rows"))
+    assert "softmax_rows" in first
+    for other in (second, default_registry(), Registry.from_lessons(LESSONS)):
+        assert "softmax_rows" not in other
+        assert len(other.task("causal_mask").cases(np.random.default_rng(0))) == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a registry cannot change a lesson's task
+        causal_mask.points = 5
+
+
+def test_importing_the_checks_needs_no_grader_dependencies():
+    # nbformat and nbclient made unimportable: `check` still works, the grader names its extra.
+    code = """
+import sys
+sys.modules["nbformat"] = sys.modules["nbclient"] = None
+import numpy as np
+from keraskit.course.grading import check
+assert check.causal_mask(lambda n: np.tril(np.ones((n, n), bool))).passed
+try:
+    import keraskit.course.grading.grader
+except ImportError as error:
+    print("grader:", error)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": BACKEND})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "causal_mask: correct" in result.stdout
+    assert "grader:" in result.stdout and 'pip install "keraskit[grading]"' in result.stdout
+
+
+def test_adding_a_task_under_a_taken_name_is_refused_unless_replacing():
+    registry = default_registry()
+    stricter = Task("03", "causal_mask", 2, cases=lambda rng: [Case((64,), "length 64")],
+                    reference=lambda n: np.tril(np.ones((n, n), bool)), hint="row t sees columns 0..t",
+                    exact=True)
+    with pytest.raises(ValueError, match="'causal_mask' exists already .*add_cases"):
+        registry.add_task(stricter)
+    registry.add_task(stricter, replace=True)
+    assert [(task.name, task.points) for task in registry.tasks_for("03")] == [
+        ("scaled_dot_product_attention", 4), ("causal_mask", 2), ("attention_weights", 2)]
+    with pytest.raises(KeyError, match="No graded task is called 'causal_masks'"):
+        registry.add_cases("causal_masks", lambda rng: [])
+    with pytest.raises(ValueError, match="lesson must be two digits.*received 3"):
+        registry.tasks_for(3)
+
+
+def test_added_cases_are_checked_so_a_function_right_only_on_the_visible_cases_fails(capsys):
+    def causal_mask(length):  # right up to the lengths the visible cases draw (8), wrong after
+        return np.tril(np.ones((length, length), bool)) if length <= 8 else np.ones((length, length), bool)
+
+    assert check.causal_mask(causal_mask).passed
+    registry = default_registry()
+    registry.add_cases("causal_mask", lambda rng: [Case((64,), "length 64 (hidden)")])
+    result = Checks(registry).causal_mask(causal_mask)
+    assert not result.passed and result.points == 0 and result.max_points == 1
+    assert result.message.startswith("length 64 (hidden): 2016 of 4096 values differ")
+
+
+HIDDEN_03 = """
+import numpy as np
+from keraskit.course.grading import Case, Task
+
+
+def register(registry):
+    registry.add_cases("causal_mask", lambda rng: [Case((64,), "length 64 (hidden)")])
+    registry.add_task(Task("03", "softmax_rows", 1,
+                           cases=lambda rng: [Case((rng.normal(size=(3, 4)),), "3 rows")],
+                           reference=lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True),
+                           hint="softmax over the last axis"))
+    registry.add_task(Task("03", "row_sums", 2, cases=lambda rng: [Case((np.ones((2, 3)),), "ones")],
+                           reference=lambda x: x.sum(-1), hint="sum over the last axis"))
+"""
+
+
+def test_load_extra_tests_adds_to_a_copy_and_explains_files_it_cannot_use(tmp_path):
+    (tmp_path / "more_03.py").write_text(HIDDEN_03)
+    base = default_registry()
+    registry = load_extra_tests(tmp_path, base)
+    assert [task.name for task in registry.tasks_for("03")][-2:] == ["softmax_rows", "row_sums"]
+    assert "softmax_rows" not in base and len(base) == 34
+
+    old_style = tmp_path / "old" / "more_03.py"
+    old_style.parent.mkdir()
+    old_style.write_text("from keraskit.course.grading.tasks import Case, define\n")
+    with pytest.raises(ImportError, match="removed keraskit.course.grading.tasks.define.*def register"):
+        load_extra_tests(old_style.parent)
+    old_style.write_text("x = 1\n")
+    with pytest.raises(ValueError, match="defines no function register"):
+        load_extra_tests(old_style.parent)
+    with pytest.raises(ValueError, match="extra_tests must be a folder.*missing"):
+        load_extra_tests(tmp_path / "missing")
 
 
 # --- robustness: each builds a variant of the attention solution -----------------------------
@@ -201,26 +351,30 @@ def test_outputs_hard_coded_for_one_input_fail(tmp_path):
     assert task_scores(report)["attention_weights"] == 0
 
 
-def test_extra_hidden_tests_are_added_to_the_score(tmp_path):
+def test_hidden_tests_add_cases_and_tasks_and_never_leak_into_a_later_grading(tmp_path):
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    (hidden / "more_03.py").write_text(
-        "import numpy as np\n"
-        "from keraskit.course.grading.tasks import Case, define\n"
-        "define('03', 'causal_mask_large', 2, lambda rng: [Case((64,), 'length 64')],\n"
-        "       lambda n: np.tril(np.ones((n, n), bool)), 'same rule, long sequence', exact=True)\n"
-        "define('03', 'softmax_rows', 1, lambda rng: [Case((rng.normal(size=(3, 4)),), 'rows')],\n"
-        "       lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True), 'softmax over the last axis')\n")
-    try:
-        def edit(cells):
-            cells.append(code_cell("causal_mask_large = causal_mask"))
-        report = grade_notebook(variant(tmp_path, edit), timeout=60, extra_tests=hidden, backend=BACKEND)
-    finally:
-        TASKS.pop("causal_mask_large", None)
-        TASKS.pop("softmax_rows", None)
-    scores = task_scores(report)
-    assert report["max_score"] == 7 + 3
-    assert scores["causal_mask_large"] == 2 and scores["softmax_rows"] == 0
+    (hidden / "more_03.py").write_text(HIDDEN_03)
+
+    def edit(cells):  # causal_mask right on every visible case, wrong on the hidden one
+        cells.append(code_cell(
+            "_right_causal_mask = causal_mask\n"
+            "def causal_mask(length):\n"
+            "    return _right_causal_mask(length) if length <= 8 else np.ones((length, length), bool)\n"
+            "def softmax_rows(x):\n"
+            "    return np.exp(x) / np.exp(x).sum(-1, keepdims=True)\n"))
+    path = variant(tmp_path, edit)
+    report = grade_notebook(path, timeout=60, extra_tests=hidden, backend=BACKEND)
+    assert task_scores(report) == {"scaled_dot_product_attention": 4, "causal_mask": 0,
+                                   "attention_weights": 2, "softmax_rows": 1, "row_sums": 0}
+    assert report["max_score"] == 7 + 1 + 2 and report["score"] == 7
+    message = next(t["message"] for t in report["tasks"] if t["name"] == "causal_mask")
+    assert message.startswith("length 64 (hidden)")
+
+    later = grade_notebook(path, timeout=60, backend=BACKEND)  # the next grading, without them
+    assert task_scores(later) == {"scaled_dot_product_attention": 4, "causal_mask": 1,
+                                  "attention_weights": 2}
+    assert later["max_score"] == later["score"] == 7
 
 
 def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_path):

@@ -2,9 +2,16 @@
 
     from keraskit.course.grading import check
     check.sinusoidal_encoding(sinusoidal_encoding)
+
+The tasks of each lesson live in `keraskit.course.grading.lessons.lesson_NN`; a
+`Registry` collects them (`default_registry()`), and hidden tests add to a copy
+(`load_extra_tests`). The notebook grader, `keraskit.course.grading.grader`, needs the
+`grading` extra (nbformat, nbclient); this package itself needs only NumPy and Keras.
 """
 
-from keraskit.course.grading.check import check
-from keraskit.course.grading.tasks import TASKS, Result, tasks_for
+from keraskit.course.grading.check import Checks, check
+from keraskit.course.grading.registry import LESSONS, Registry, default_registry, load_extra_tests
+from keraskit.course.grading.tasks import Case, Result, Task
 
-__all__ = ["TASKS", "Result", "check", "tasks_for"]
+__all__ = ["LESSONS", "Case", "Checks", "Registry", "Result", "Task", "check", "default_registry",
+           "load_extra_tests"]

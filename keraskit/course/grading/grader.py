@@ -11,20 +11,26 @@ fail.
 """
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 import numpy as np
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from keraskit.course.grading import exercises  # noqa: F401  (registers the tasks)
-from keraskit.course.grading.tasks import Result, tasks_for
+from keraskit.course.extras import require
+from keraskit.course.grading.registry import default_registry, load_extra_tests
+from keraskit.course.grading.tasks import Result
+
+nbformat = require("nbformat", "grading", "keraskit grade reads notebooks")
+NotebookClient = require("nbclient", "grading", "keraskit grade runs notebooks").NotebookClient
+_nbclient_errors = require("nbclient.exceptions", "grading", "keraskit grade runs notebooks")
+CellExecutionError = _nbclient_errors.CellExecutionError
+CellTimeoutError = _nbclient_errors.CellTimeoutError
+DeadKernelError = _nbclient_errors.DeadKernelError
+
+__all__ = ["grade_notebook", "lesson_of", "load_extra_tests"]  # load_extra_tests: from the registry
 
 # Runs inside the learner's kernel, once per task. Names start with "_keraskit_" so they
 # do not clash with the learner's; modules are imported under fresh names.
@@ -66,17 +72,22 @@ class _RaisedInKernel(Exception):
 
 
 def lesson_of(path):
-    """"02" for `02_positional_encoding.ipynb`; None if the name does not start with two digits."""
+    """The lesson a notebook is graded as: the two digits its file name starts with.
+
+    Args:
+        path: the notebook's path.
+
+    Returns:
+        `"02"` for `02_positional_encoding.ipynb`; `None` if the name does not start
+        with two digits.
+
+    Example:
+
+    >>> lesson_of("submissions/02_positional_encoding.ipynb"), lesson_of("notes.ipynb")
+    ('02', None)
+    """
     name = Path(path).name
     return name[:2] if name[:2].isdigit() else None
-
-
-def load_extra_tests(folder):
-    """Imports every `*.py` in `folder`; they register hidden tasks with `keraskit.course.grading.tasks.define`."""
-    for path in sorted(Path(folder).glob("*.py")):
-        spec = importlib.util.spec_from_file_location(f"keraskit_extra_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
 
 
 def _encode_cases(cases, folder):
@@ -118,25 +129,33 @@ def _read_outputs(folder, count):
     return outputs
 
 
-def grade_notebook(path, timeout=120, extra_tests=None, backend=None, seed=None):
+def grade_notebook(path, timeout=120, extra_tests=None, backend=None, seed=None, registry=None):
     """Grades one notebook; returns the dict that `--json` writes.
+
+    The notebook is graded on the tasks of its lesson (the two digits its name
+    starts with) in `registry`. To grade a batch with hidden tests, load them once
+    with `registry = load_extra_tests(folder)` and pass `registry=registry` for
+    each notebook; `extra_tests=folder` does the same for one notebook.
 
     Args:
         path: the learner's notebook (never modified: a copy is executed).
         timeout: seconds allowed for each cell, and for each task's check.
-        extra_tests: a folder of hidden tasks (see `load_extra_tests`).
+        extra_tests: a folder of hidden tests, added to a copy of `registry`
+            (see `load_extra_tests`).
         backend: `KERAS_BACKEND` for the kernel (default: this process's, else jax).
         seed: seed for the drawn inputs (default: fresh randomness every time).
+        registry: the `Registry` of tasks (default: a new `default_registry()`).
 
     Returns:
         `{"notebook", "score", "max_score", "tasks": [{"name", "points", "max_points",
         "passed", "message"}], "errors": [...]}`.
     """
     path = Path(path)
+    registry = default_registry() if registry is None else registry
     if extra_tests:
-        load_extra_tests(extra_tests)
+        registry = load_extra_tests(extra_tests, registry)
     lesson = lesson_of(path)
-    tasks = tasks_for(lesson) if lesson else []
+    tasks = registry.tasks_for(lesson) if lesson else []
     report = {"notebook": str(path), "score": 0, "max_score": sum(task.points for task in tasks),
               "tasks": [], "errors": []}
 

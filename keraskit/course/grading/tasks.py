@@ -5,6 +5,10 @@ inputs drawn at grading time (so an answer hard-coded for one input fails),
 compares each result with the reference within a tolerance, and explains the
 first case that fails: which inputs, the expected and received shape or
 values, and a hint.
+
+Tasks are plain values: each lesson module lists its own in a `TASKS` tuple,
+and `keraskit.course.grading.registry` collects them. Nothing registers itself
+on import.
 """
 
 import dataclasses
@@ -12,12 +16,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-TASKS = {}  # name -> Task, in the order they were defined
-
 
 @dataclasses.dataclass
 class Case:
-    """One call of the learner's function: positional arguments and what they mean."""
+    """One call of the learner's function: positional arguments and what they mean.
+
+    Args:
+        args: the positional arguments, a tuple (arrays, numbers, tuples of numbers).
+        description: what the case tests, in a few words; the learner reads it when
+            the case fails.
+        kwargs: keyword arguments, a dict of arrays (e.g. `{"mask": mask}`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> case = Case((np.zeros((2, 3)), 4), "two rows, vocabulary of 4")
+    >>> case.args[1], case.kwargs
+    (4, {})
+    """
 
     args: tuple
     description: str
@@ -26,7 +42,21 @@ class Case:
 
 @dataclasses.dataclass
 class Result:
-    """The outcome of grading one task."""
+    """The outcome of grading one task.
+
+    Args:
+        name: the task, which is also the name of the learner's function.
+        points: the points earned: all of `max_points` or none.
+        max_points: the points the task is worth.
+        passed: whether every case was correct.
+        message: `"all N cases correct"`, or the first failing case and why.
+
+    Example:
+
+    >>> result = Result("causal_mask", 1, 1, True, "all 2 cases correct")
+    >>> result.passed, result.points
+    (True, 1)
+    """
 
     name: str
     points: float
@@ -35,11 +65,43 @@ class Result:
     message: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Task:
+    """One graded function of an exercise: how to draw its inputs and what it must return.
+
+    A task is frozen: a registry that changes a task (hidden cases added by an
+    instructor) holds a changed copy, so the lesson modules' tasks stay as written.
+
+    Args:
+        lesson: the lesson number as two digits, e.g. `"03"` for `03_attention.ipynb`.
+        name: the name of the function the learner writes, e.g. `"causal_mask"`.
+        points: what the task is worth; all cases correct earns all of it, else zero.
+        cases: a function `rng -> list of Case` (a `numpy.random.Generator`); inputs are
+            drawn when grading, so an answer hard-coded for one input fails.
+        reference: the right answer: called with a case's arguments, returns an array.
+        hint: what the learner should check when a case fails.
+        rtol: relative tolerance when comparing with the reference.
+        atol: absolute tolerance when comparing with the reference.
+        exact: `True` for integer or boolean outputs (indices, masks): must match exactly.
+
+    Example:
+
+    >>> import numpy as np
+    >>> task = Task("03", "causal_mask", 1,
+    ...             cases=lambda rng: [Case((3,), "length 3")],
+    ...             reference=lambda length: np.tril(np.ones((length, length), bool)),
+    ...             hint="True on and below the diagonal.", exact=True)
+    >>> cases = task.cases(np.random.default_rng(0))
+    >>> print(task.grade_outputs(cases, [np.ones((3, 3), bool)]).message)  # doctest: +ELLIPSIS
+    length 3: 3 of 9 values differ; at index (0, 1) expected False, received True. Hint: True on ...
+    >>> task.grade_outputs(cases, [np.tril(np.ones((3, 3), bool))]).passed
+    True
+    """
+
     lesson: str
     name: str
     points: int
+    _: dataclasses.KW_ONLY
     cases: Callable  # rng -> list of Case
     reference: Callable  # the right answer for a Case's arguments
     hint: str
@@ -48,7 +110,24 @@ class Task:
     exact: bool = False  # integer outputs (indices, masks): must match exactly
 
     def grade_outputs(self, cases, outputs):
-        """Compares outputs (one per case; an Exception where the call raised) with the reference."""
+        """Compares outputs (one per case; an Exception where the call raised) with the reference.
+
+        Args:
+            cases: the cases the outputs were computed from, as `self.cases` drew them.
+            outputs: one array per case, or the exception the learner's call raised.
+
+        Returns:
+            A `Result`: full points when every case is correct, else zero and the first
+            failing case with what was expected, what was received and the hint.
+
+        Example:
+
+        >>> import numpy as np
+        >>> task = Task("11", "mfu", 1, cases=lambda rng: [Case((1.0, 2.0, 4.0), "one")],
+        ...             reference=lambda a, b, c: a * b / c, hint="images/s x FLOPs / peak.")
+        >>> task.grade_outputs(task.cases(None), [NotImplementedError()]).message
+        'one: not implemented yet (the function raises NotImplementedError).'
+        """
         for case, output in zip(cases, outputs, strict=True):
             problem = self._problem(case, output)
             if problem:
@@ -92,20 +171,26 @@ class Task:
         return None
 
 
-def define(lesson, name, points, cases, reference, hint, **tolerances):
-    """Registers a task from its parts (what the lesson modules use)."""
-    registered = Task(lesson, name, points, cases, reference, hint, **tolerances)
-    TASKS[name] = registered
-    return registered
-
-
-def tasks_for(lesson):
-    """The tasks of one lesson ("02"), in order."""
-    return [registered for registered in TASKS.values() if registered.lesson == lesson]
-
-
 def run_cases(function, cases):
-    """Calls `function` on each case; returns outputs as NumPy arrays, or the exception raised."""
+    """Calls `function` on each case; returns outputs as NumPy arrays, or the exception raised.
+
+    This is what `check` does in the learner's own kernel; the grader instead runs
+    the calls in a separate kernel and compares in its own process.
+
+    Args:
+        function: the learner's function.
+        cases: a list of `Case`.
+
+    Returns:
+        One entry per case: the output as a NumPy array (`None` if the function
+        returned `None`), or the exception the call raised.
+
+    Example:
+
+    >>> outputs = run_cases(lambda x: [x, x], [Case((1,), "one"), Case(("a", 2), "too many")])
+    >>> outputs[0].tolist(), type(outputs[1]).__name__
+    ([1, 1], 'TypeError')
+    """
     from keras import ops
 
     outputs = []
