@@ -251,6 +251,9 @@ def test_load_extra_tests_adds_to_a_copy_and_explains_files_it_cannot_use(tmp_pa
     old_style.write_text("x = 1\n")
     with pytest.raises(ValueError, match="defines no function register"):
         load_extra_tests(old_style.parent)
+    old_style.write_text("def register(registry):\n    registry.add_cases('causal_masks', lambda rng: [])\n")
+    with pytest.raises(ValueError, match="more_03.py: register.*KeyError.*No graded task is called"):
+        load_extra_tests(old_style.parent)
     with pytest.raises(ValueError, match="extra_tests must be a folder.*missing"):
         load_extra_tests(tmp_path / "missing")
 

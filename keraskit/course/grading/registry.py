@@ -273,10 +273,15 @@ def load_extra_tests(folder, registry=None):
                 f"{path}: keraskit 0.2 removed keraskit.course.grading.tasks.define (it registered "
                 "tasks globally). Write `def register(registry):` and call registry.add_task(Task(...)) "
                 "or registry.add_cases(name, cases) in it.") from error
+        except Exception as error:  # name the file: a batch's log should say which test is broken
+            raise ValueError(f"{path} failed to run: {type(error).__name__}: {error}") from error
         register = getattr(module, "register", None)
         if not callable(register):
             raise ValueError(f"{path} defines no function register(registry): a hidden test adds its tasks "
                              "with `def register(registry): registry.add_task(...)` or "
                              "`registry.add_cases(...)`.")
-        register(registry)
+        try:
+            register(registry)
+        except Exception as error:
+            raise ValueError(f"{path}: register(registry) raised {type(error).__name__}: {error}") from error
     return registry
