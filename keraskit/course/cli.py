@@ -1,14 +1,44 @@
 """The `keraskit` command line.
 
     keraskit grade NOTEBOOK|DIR [--json OUT] [--csv OUT] [--timeout S] [--extra-tests DIR]
+
+The arguments are parsed before the grader is imported, so `keraskit --help`
+works without the `grading` extra; `grade` then names that extra when its
+dependencies are missing, and sets KERAS_BACKEND, when unset, for the learner's
+kernel (see `default_backend`). Keras itself comes with `import keraskit`,
+which picks an installed backend when Keras's default is not installed.
 """
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+
+# Keras's backends in the order `keraskit grade` prefers them when KERAS_BACKEND is unset.
+BACKENDS = ("jax", "torch", "tensorflow")
+# What the `grading` extra installs: the grader reads notebooks (nbformat) and runs them
+# (nbclient) in a Python kernel (ipykernel).
+GRADING_MODULES = ("nbformat", "nbclient", "ipykernel")
+
+
+def default_backend():
+    """The backend `keraskit grade` uses when KERAS_BACKEND is unset.
+
+    The first of jax, torch and tensorflow that is installed; `None` when
+    none is.
+
+    Example:
+
+    >>> default_backend() in ("jax", "torch", "tensorflow", None)
+    True
+    """
+    for name in BACKENDS:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return None
 
 
 def _print_table(report, file=sys.stdout):
@@ -24,8 +54,38 @@ def _print_table(report, file=sys.stdout):
     print(f"  total: {report['score']:g} / {report['max_score']:g}", file=file)
 
 
+def _load_grader():
+    """`(grade_notebook, load_extra_tests)`, or `None` and a message saying what to install."""
+    missing = next((name for name in GRADING_MODULES if importlib.util.find_spec(name) is None), None)
+    if missing is None:
+        backend = os.environ.get("KERAS_BACKEND") or default_backend()
+        if backend is None:
+            return None, (
+                "keraskit grade needs a Keras backend, and none is installed. Install one with: "
+                'pip install "keraskit[jax]" (or keraskit[torch], keraskit[tensorflow])'
+            )
+        # Set only now, for grading; the learner's kernel inherits it.
+        os.environ["KERAS_BACKEND"] = backend
+        try:
+            from keraskit.course.grading.grader import grade_notebook, load_extra_tests
+        except ImportError as error:  # found by find_spec yet failing to import: name it if ours
+            missing = (error.name or "").split(".")[0]
+            if missing not in GRADING_MODULES:
+                raise
+        else:
+            return (grade_notebook, load_extra_tests), None
+    return None, (
+        f"keraskit grade needs {missing}, which is not installed. "
+        'Install the grader\'s dependencies with: pip install "keraskit[grading]"'
+    )
+
+
 def grade_command(args):
-    from keraskit.course.grading.grader import grade_notebook, load_extra_tests
+    grader, problem = _load_grader()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    grade_notebook, load_extra_tests = grader
 
     target = Path(args.path)
     if not target.exists():
@@ -35,12 +95,16 @@ def grade_command(args):
     if target.is_dir() and not notebooks:
         print(f"keraskit grade: no .ipynb files in {target}", file=sys.stderr)
         return 2
-    if args.extra_tests:
-        load_extra_tests(args.extra_tests)  # once for the whole batch, not once per notebook
+    # Hidden tests are loaded once for the whole batch, not once per notebook.
+    try:
+        registry = load_extra_tests(args.extra_tests) if args.extra_tests else None
+    except (ImportError, ValueError) as error:  # a missing folder or a file it cannot use
+        print(f"keraskit grade: --extra-tests {args.extra_tests}: {error}", file=sys.stderr)
+        return 2
     reports = []
     for notebook in notebooks:
         try:
-            report = grade_notebook(notebook, timeout=args.timeout)
+            report = grade_notebook(notebook, timeout=args.timeout, registry=registry)
         except Exception as error:  # one broken submission never stops the batch
             report = {"notebook": str(notebook), "score": 0, "max_score": 0, "tasks": [],
                       "errors": [f"grading failed: {type(error).__name__}: {error}"]}
@@ -74,7 +138,6 @@ def main(argv=None):
                        help="seconds allowed per cell and per task (default 120)")
     grade.add_argument("--extra-tests", metavar="DIR", help="a folder of hidden tasks (*.py)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("KERAS_BACKEND", "jax")
     return grade_command(args)
 
 

@@ -5,10 +5,13 @@ output of `keras.ops.convert_to_numpy`) and returns a `matplotlib.figure.Figure`
 so a notebook shows it and a script can `fig.savefig(...)` it.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from keraskit.course.extras import require
 from keraskit.validation import to_pair
+
+# matplotlib comes with the `course` extra, not with the library: say so if it is missing.
+plt = require("matplotlib.pyplot", "course", "keraskit.course.viz draws its figures")
 
 
 def _image_for_display(image):
