@@ -1,5 +1,7 @@
 """Shared fixtures. Each pytest process runs on one backend, set by KERAS_BACKEND."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -28,3 +30,33 @@ def _fresh_keras_state():
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend: {keras.backend.backend()}"
+
+
+# The two test tiers. The library's tests need only keras, numpy, scipy and pytest; these
+# files test the course (notebooks, exercises, grader, datasets, figures, site, README) or
+# the package build, and need the `course`, `grading` or `site` extras, kernels or minutes.
+# They are marked `course`: `make check` and the oldest-Keras run pass -m "not course".
+COURSE_TEST_FILES = frozenset({
+    "test_notebooks.py", "test_grading.py", "test_site.py", "test_packaging.py", "test_cli.py",
+    "test_viz.py", "test_corpus.py", "test_sentiment.py", "test_data.py", "test_cifar10.py",
+    "test_resident.py", "test_bench.py", "test_readme.py",
+})
+COURSE_PACKAGE = Path(__file__).resolve().parent.parent / "keraskit" / "course"  # its doctests
+
+
+def _deselects_course(config):
+    return "not course" in (config.getoption("markexpr") or "")
+
+
+def pytest_ignore_collect(collection_path, config):
+    # Not even imported when deselected: they import matplotlib or nbformat at the top, which
+    # the library-only environment (.venv-oldest) does not have.
+    if collection_path.name in COURSE_TEST_FILES and _deselects_course(config):
+        return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in COURSE_TEST_FILES or item.path.is_relative_to(COURSE_PACKAGE):
+            item.add_marker(pytest.mark.course)
