@@ -1,14 +1,15 @@
 """Forward + backward time of one Transformer encoder block: keraskit against its peers.
 
 The peers compute the same function, with the same weights, on the same inputs:
-- `keraskit`: `keraskit.layers.TransformerBlock` (one fused QKV projection,
-  `keras.ops.dot_product_attention`);
+- `keraskit`: `keraskit.layers.TransformerBlock` (query, key, value and output
+  projections as `EinsumDense` layers, `keras.ops.dot_product_attention`);
 - `keras MHA`: the block as the keras-io ViT example writes it, on
   `keras.layers.MultiHeadAttention`;
 - `KerasHub`: `keras_hub.layers.TransformerEncoder(normalize_first=True)`.
 Before timing, the script copies keraskit's weights into both peers and prints how
 far their outputs are from keraskit's: a ratio between two different functions would
-mean nothing.
+mean nothing. keraskit's attention weights have the layout of Keras's
+`MultiHeadAttention` (which KerasHub's encoder uses too), so the copy is one to one.
 
 Each step is the gradient of a scalar loss with respect to every weight, compiled the
 way Keras compiles a train step on that backend: `jax.jit` on JAX, `tf.function(
@@ -59,7 +60,7 @@ def parse_args(argv=None):
 def keraskit_block(width, heads, dtype):
     from keraskit.layers import TransformerBlock
 
-    return TransformerBlock(num_heads=heads, mlp_dim=4 * width, dtype=dtype)
+    return TransformerBlock(heads, intermediate_dim=4 * width, dtype=dtype)
 
 
 class KerasMHABlock:
@@ -89,14 +90,13 @@ def keras_hub_block(width, heads, dtype):
     )
 
 
-def copy_weights(block, peer, kind, width, heads):
-    """Give `peer` keraskit's weights, so both compute exactly the same function."""
-    import keras
+def copy_weights(block, peer, kind):
+    """Give `peer` keraskit's weights, so both compute exactly the same function.
 
-    head_dim = width // heads
-    numpy = lambda variable: keras.ops.convert_to_numpy(variable)  # noqa: E731
-    qkv_kernel = numpy(block.attention.qkv.kernel).reshape(width, 3, heads, head_dim)
-    qkv_bias = numpy(block.attention.qkv.bias).reshape(3, heads, head_dim)
+    Layer for layer, weight for weight: keraskit's projections are Keras MHA's
+    (kernels `(hidden_dim, num_heads, head_dim)` and `(num_heads, head_dim, hidden_dim)`),
+    and `set_weights` raises if a shape differs, so a layout that drifts apart fails here.
+    """
     if kind == "keras MHA":
         norm1, norm2 = peer.get_layer("norm1"), peer.get_layer("norm2")
         mha = peer.get_layer("mha")
@@ -105,14 +105,12 @@ def copy_weights(block, peer, kind, width, heads):
         norm1, norm2 = peer._self_attention_layer_norm, peer._feedforward_layer_norm
         mha = peer._self_attention_layer
         hidden, output = peer._feedforward_intermediate_dense, peer._feedforward_output_dense
-    for index, dense in enumerate((mha._query_dense, mha._key_dense, mha._value_dense)):
-        dense.kernel.assign(qkv_kernel[:, index])
-        dense.bias.assign(qkv_bias[index])
-    output_kernel = numpy(block.attention.output_dense.kernel)
-    mha._output_dense.kernel.assign(output_kernel.reshape(heads, head_dim, width))
-    mha._output_dense.bias.assign(numpy(block.attention.output_dense.bias))
-    for ours, theirs in ((block.attention_norm, norm1), (block.mlp_norm, norm2),
-                         (block.mlp_hidden, hidden), (block.mlp_output, output)):
+    attention = block.attention
+    pairs = ((attention.query_dense, mha._query_dense), (attention.key_dense, mha._key_dense),
+             (attention.value_dense, mha._value_dense), (attention.output_dense, mha._output_dense),
+             (block.attention_norm, norm1), (block.mlp_norm, norm2),
+             (block.mlp_hidden, hidden), (block.mlp_output, output))
+    for ours, theirs in pairs:
         theirs.set_weights(ours.get_weights())
 
 
@@ -181,7 +179,7 @@ def measure_backend(args):
         differences = {}
         reference = keras.ops.convert_to_numpy(keras.ops.cast(block(x), "float32"))
         for name in PEERS[1:]:
-            copy_weights(block, peers[name], name, width, heads)
+            copy_weights(block, peers[name], name)
             theirs = keras.ops.convert_to_numpy(keras.ops.cast(peers[name](x), "float32"))
             differences[name] = float(np.max(np.abs(theirs - reference)))
         steps = {name: gradient_step(layer, x) for name, layer in peers.items()}

@@ -112,6 +112,7 @@ def measure_keras(settings):
         num_classes=1000, image_size=settings["image_size"], patch_size=settings["patch_size"]
     )
     model.compile(
+        # Plain AdamW, decaying every weight, as timm's run below does: the same update for both.
         optimizer=keras.optimizers.AdamW(learning_rate=1e-4, weight_decay=0.05),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
@@ -150,6 +151,18 @@ def cudnn_attention_evidence(model, images):
 
 
 # ---------------------------------------------------------------- timm + torch.compile
+def timm_arguments(settings):
+    """timm's `VisionTransformer` arguments for the keraskit preset in `settings`: the same network."""
+    from keraskit.models.vision_transformer import VIT_PRESETS
+
+    preset = VIT_PRESETS[settings["model"]]
+    return dict(
+        img_size=settings["image_size"], patch_size=settings["patch_size"], num_classes=1000,
+        embed_dim=preset["hidden_dim"], depth=preset["num_layers"], num_heads=preset["num_heads"],
+        mlp_ratio=preset["intermediate_dim"] / preset["hidden_dim"],
+    )
+
+
 def measure_timm(settings):
     import torch
 
@@ -158,16 +171,10 @@ def measure_timm(settings):
     except ImportError as error:
         return dict(error=f"timm is not importable here ({error}); `pip install timm` "
                           "next to a CUDA build of PyTorch and torchvision")
-    from keraskit.models.vision_transformer import VIT_PRESETS
     from keraskit.training import peak_flops
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    preset = VIT_PRESETS[settings["model"]]
-    model = timm.models.vision_transformer.VisionTransformer(
-        img_size=settings["image_size"], patch_size=settings["patch_size"], num_classes=1000,
-        embed_dim=preset["dim"], depth=preset["depth"], num_heads=preset["num_heads"],
-        mlp_ratio=preset["mlp_dim"] / preset["dim"],
-    ).to(device)
+    model = timm.models.vision_transformer.VisionTransformer(**timm_arguments(settings)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05,
                                   fused=device == "cuda")
     compiled = torch.compile(model)

@@ -9,6 +9,7 @@ import pathlib
 
 import keras
 import numpy as np
+import pytest
 
 BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
 
@@ -29,9 +30,33 @@ def test_the_keras_mha_peer_computes_the_keraskit_block_once_given_its_weights()
     before = keras.ops.convert_to_numpy(peer(x))
     assert np.max(np.abs(before - ours)) > 1e-2  # independent initial weights differ
 
-    attention.copy_weights(block, peer, "keras MHA", 24, 3)
+    attention.copy_weights(block, peer, "keras MHA")
 
     np.testing.assert_allclose(keras.ops.convert_to_numpy(peer(x)), ours, atol=1e-5)
+
+
+def test_the_keras_hub_peer_computes_the_keraskit_block_once_given_its_weights():
+    pytest.importorskip("keras_hub", reason="KerasHub is the `bench` extra's peer")
+    attention = load("attention")
+    x = np.random.default_rng(0).normal(size=(2, 9, 24)).astype("float32")
+    block = attention.keraskit_block(24, 3, "float32")
+    peer = attention.keras_hub_block(24, 3, "float32")
+    ours = keras.ops.convert_to_numpy(block(x))
+    before = keras.ops.convert_to_numpy(peer(x))
+    assert np.max(np.abs(before - ours)) > 1e-2  # independent initial weights differ
+
+    attention.copy_weights(block, peer, "KerasHub")
+
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(peer(x)), ours, atol=1e-5)
+
+
+def test_copying_weights_fails_loudly_when_the_layouts_differ():
+    attention = load("attention")
+    block = attention.keraskit_block(24, 3, "float32")
+    peer = attention.KerasMHABlock(24, 4, "float32")  # 4 heads of 6: kernels (24, 4, 6), not (24, 3, 8)
+    block(np.zeros((1, 9, 24), "float32"))
+    with pytest.raises(ValueError, match="shape"):
+        attention.copy_weights(block, peer, "keras MHA")
 
 
 def test_the_throughput_table_computes_mfu_from_the_median_step():
@@ -40,3 +65,11 @@ def test_the_throughput_table_computes_mfu_from_the_median_step():
     row = throughput.table_row("keras-jax", result, {"batch": 10}, flops_per_image=5e9)
     assert row["images/s"] == 10 / 0.2  # the median step, not the mean
     assert row["MFU"] == f"{100 * 50 * 5e9 / 1e12:.1f}%"
+
+
+def test_the_timm_peer_is_built_from_the_same_preset_as_keraskits_vit_base():
+    throughput = load("vit_throughput")
+    arguments = throughput.timm_arguments({"model": "vit_base", "image_size": 224, "patch_size": 16})
+    # ViT-B/16 (Dosovitskiy et al. 2021, table 1): width 768, 12 layers, 12 heads, MLP 3072.
+    assert arguments == dict(img_size=224, patch_size=16, num_classes=1000, embed_dim=768, depth=12,
+                             num_heads=12, mlp_ratio=4.0)
