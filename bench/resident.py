@@ -1,5 +1,11 @@
 """Training with the whole dataset resident on the accelerator: one compiled call per epoch (JAX).
 
+A benchmark tool, not part of the library: `bench/time_to_accuracy.py` trains with it,
+and `tests/test_resident.py` checks it against `model.fit` and NumPy. It lives in
+bench/ because it is JAX-only (`jax.jit`, `jax.lax.scan`, `jax.random`), while the
+library imports only `keras` and `numpy` and runs the same on every backend; a Keras
+user trains with `model.fit` or `keraskit.training.train_vit`.
+
 Why a second training loop next to `model.fit`? For a small model on a fast GPU,
 the arithmetic of one training step takes about a millisecond, and two other
 costs are as large or larger:
@@ -21,15 +27,15 @@ compiled functions as plain arrays, through `model.stateless_call` and
 `optimizer.stateless_apply`. Mixed precision (`"mixed_bfloat16"`) works
 unchanged, because `stateless_call` applies the model's dtype policy.
 
-JAX is imported inside the functions, not at the top: `keraskit.training`
-imports this module on every backend, and a PyTorch-only installation has no JAX.
+JAX is imported inside the functions, not at the top: on another backend the
+module still imports, and its functions raise an error that says what to set.
 """
 
 import time
 
 import keras
 
-from keraskit.training.recipe import image_augmentation
+from keraskit.training import image_augmentation
 
 
 def require_jax(function_name):
@@ -225,8 +231,8 @@ def train_on_device(
 
     Example (trains a model, and needs the JAX backend, so not run as a doctest):
 
-        model = keraskit.models.vit(image_size=28, patch_size=4, num_classes=10, dim=64,
-                                    depth=2, num_heads=2, mlp_dim=128, channels=1)
+        model = keraskit.models.vit(image_size=28, patch_size=4, num_classes=10, hidden_dim=64,
+                                    num_layers=2, num_heads=2, intermediate_dim=128, channels=1)
         (x_train, y_train), (x_test, y_test), _ = keraskit.course.data.load_images("fashion_mnist")
         history = train_on_device(model, (x_train, y_train), (x_test, y_test), epochs=5,
                                   batch_size=256, optimizer=keras.optimizers.AdamW(1e-3),

@@ -1,6 +1,12 @@
-"""keraskit.training.resident: the JAX loop with the data on the device, checked against Keras and NumPy."""
+"""bench/resident.py: the JAX loop with the data on the device, checked against Keras and NumPy.
 
+The loop is a benchmark tool, not part of the library (bench/resident.py says why), so it is
+loaded from its file, as tests/test_bench.py loads the other bench scripts.
+"""
+
+import importlib.util
 import itertools
+import pathlib
 
 import keras
 import numpy as np
@@ -9,7 +15,18 @@ from conftest import to_numpy
 
 from keraskit.models import vit
 from keraskit.training import image_augmentation
-from resident import evaluate_on_device, train_on_device
+
+
+def _load_resident():
+    path = pathlib.Path(__file__).resolve().parent.parent / "bench" / "resident.py"
+    spec = importlib.util.spec_from_file_location("bench_resident", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+resident = _load_resident()
+evaluate_on_device, train_on_device = resident.evaluate_on_device, resident.train_on_device
 
 on_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
                             reason="train_on_device is the JAX backend's loop")
@@ -144,8 +161,8 @@ def test_reaching_the_target_stops_training(rng):
 def test_trains_a_vit_in_mixed_bfloat16(rng):
     images, labels = random_data(rng, 64, (8, 8, 1), classes=4)
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = vit(image_size=8, patch_size=4, num_classes=4, dim=16, depth=1, num_heads=2, mlp_dim=32,
-                channels=1, pooling="gap", drop_path=0.1)
+    model = vit(image_size=8, patch_size=4, num_classes=4, hidden_dim=16, num_layers=1, num_heads=2,
+                intermediate_dim=32, channels=1, pooling="gap", drop_path=0.1)
     before = [to_numpy(w) for w in model.trainable_weights]
     history = train_on_device(model, (images, labels), (images, labels), epochs=2, batch_size=16,
                               optimizer=keras.optimizers.AdamW(1e-3))
