@@ -8,10 +8,11 @@ seed gets its own process (one after the other); the table shows every seed and
 the median. Target: at most 60 s on one H100.
 
 The ViT has no convolutions: 4x4 pixel patches (or 2x2, `--patch-size`), each a
-token, through pre-norm Transformer blocks. It trains with
-`keraskit.training.train_on_device`: the data sits on the GPU, one epoch is one
-compiled call, and flips and shifts are drawn on the GPU (see that module for
-why). AdamW with warmup and cosine decay, label smoothing, bf16 mixed precision.
+token, through pre-norm Transformer blocks. It trains with `train_on_device`
+from bench/resident.py: the data sits on the GPU, one epoch is one compiled
+call, and flips and shifts are drawn on the GPU (see that module for why).
+`keraskit.training.adamw_optimizer` (no weight decay on vectors) with warmup
+and cosine decay, label smoothing, bf16 mixed precision.
 
 Without a GPU the same code runs with much smaller "CPU smoke" settings (fewer
 images, a smaller model, a lower target) so that it finishes in minutes; the
@@ -40,12 +41,12 @@ GOAL_SECONDS = 60  # on one H100
 # Defaults for a GPU (the benchmark) and for a CPU (a smoke run that only shows the script works).
 GPU_SETTINGS = dict(
     target=0.93, epochs=40, batch_size=512, train_images=60_000, max_seconds=180,
-    patch_size=4, dim=256, depth=6, heads=8, mlp_dim=512, drop_path=0.1,
+    patch_size=4, hidden_dim=256, num_layers=6, num_heads=8, intermediate_dim=512, drop_path=0.1,
     learning_rate=1.5e-3, warmup_epochs=2.0, weight_decay=0.05, label_smoothing=0.1, max_shift=2,
 )
 CPU_SETTINGS = dict(
     target=0.80, epochs=6, batch_size=128, train_images=30_000, max_seconds=120,
-    patch_size=4, dim=64, depth=2, heads=2, mlp_dim=128, drop_path=0.0,
+    patch_size=4, hidden_dim=64, num_layers=2, num_heads=2, intermediate_dim=128, drop_path=0.0,
     learning_rate=2e-3, warmup_epochs=0.5, weight_decay=0.05, label_smoothing=0.1, max_shift=2,
 )
 
@@ -56,14 +57,15 @@ HELP = dict(
     train_images="use the first this many of the 60,000 training images",
     max_seconds="stop a seed that has not reached the target after this long",
     patch_size="patch side in pixels; 28 must divide by it, and the benchmark allows 2 or 4",
-    dim="ViT width",
-    depth="Transformer blocks",
-    heads="attention heads per block",
-    mlp_dim="hidden width of each block's MLP",
+    hidden_dim="width of every token (keraskit.models.vit's hidden_dim)",
+    num_layers="Transformer blocks",
+    num_heads="attention heads per block; must divide hidden_dim",
+    intermediate_dim="hidden width of each block's MLP",
     drop_path="stochastic depth of the last block",
     learning_rate="AdamW's peak learning rate",
     warmup_epochs="epochs of linear warmup before the cosine decay",
-    weight_decay="AdamW's weight decay (not on biases, norms, tokens, positions)",
+    weight_decay="AdamW's weight decay, on the weights keraskit.training.decays_weight picks "
+                 "(by shape: matrices and tables, not vectors such as norm scales or the class token)",
     label_smoothing="label smoothing of the cross-entropy",
     max_shift="random shifts of up to this many pixels (0: none)",
 )
@@ -97,12 +99,11 @@ def train_one_seed(args):
     import jax
     import keras
     import numpy as np
+    from resident import train_on_device  # bench/resident.py, next to this script
 
     from keraskit.course.data import load_images
     from keraskit.models import vit
-    from keraskit.training.recipe import NO_WEIGHT_DECAY
-    from resident import train_on_device
-    from keraskit.training.schedules import warmup_cosine
+    from keraskit.training import adamw_optimizer, warmup_cosine
 
     started = time.perf_counter()
     # The initial weights: Keras draws an unseeded initializer's seed from Python's `random`.
@@ -116,17 +117,15 @@ def train_one_seed(args):
     # bf16 doubles a GPU's matrix throughput; on a CPU it is slower than float32.
     on_gpu = jax.default_backend() != "cpu"
     keras.config.set_dtype_policy("mixed_bfloat16" if on_gpu else "float32")
-    model = vit(image_size=28, patch_size=args.patch_size, channels=1, num_classes=10, dim=args.dim,
-                depth=args.depth, num_heads=args.heads, mlp_dim=args.mlp_dim, pooling="gap",
-                drop_path=args.drop_path)
+    model = vit(image_size=28, patch_size=args.patch_size, channels=1, num_classes=10,
+                hidden_dim=args.hidden_dim, num_layers=args.num_layers, num_heads=args.num_heads,
+                intermediate_dim=args.intermediate_dim, pooling="gap", drop_path=args.drop_path)
 
     steps_per_epoch = len(x_train) // args.batch_size
     total_steps = args.epochs * steps_per_epoch
     warmup_steps = min(int(args.warmup_epochs * steps_per_epoch), total_steps - 1)
-    optimizer = keras.optimizers.AdamW(
-        warmup_cosine(args.learning_rate, total_steps, warmup_steps), weight_decay=args.weight_decay
-    )
-    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    optimizer = adamw_optimizer(model, warmup_cosine(args.learning_rate, total_steps, warmup_steps),
+                                weight_decay=args.weight_decay)
 
     def report(record):
         emit(event="epoch", **record)
@@ -225,8 +224,9 @@ def main():
     s = settings
     print(caption(f"Time to {target:.1%} test accuracy on Fashion-MNIST: a ViT trained with its data on "
                   "the device"))
-    print(f"ViT {s['patch_size']}x{s['patch_size']} patches, width {s['dim']}, depth {s['depth']}, "
-          f"{s['heads']} heads, MLP {s['mlp_dim']}, drop path {s['drop_path']} "
+    print(f"ViT {s['patch_size']}x{s['patch_size']} patches, hidden_dim {s['hidden_dim']}, "
+          f"num_layers {s['num_layers']}, num_heads {s['num_heads']}, intermediate_dim "
+          f"{s['intermediate_dim']}, drop_path {s['drop_path']} "
           f"({info.get('parameters', 0):,} parameters); {s['train_images']:,} training images, "
           f"batch {s['batch_size']}, up to {s['epochs']} epochs or {s['max_seconds']} s; AdamW "
           f"{s['learning_rate']:g} ({s['warmup_epochs']:g} warmup epochs, cosine), weight decay "
