@@ -1,18 +1,97 @@
-"""Input checks shared by the layers: each error names the argument, what was
-expected and what was received, so a learner can fix the call without reading
-the layer's source."""
+"""Argument checks shared by keraskit's layers and model builders.
+
+Each error names the argument, the value received and what is allowed, so a
+learner can fix the call without reading the layer's source. Builders check
+every argument before building anything: a wrong call fails at once, with the
+argument's name, instead of deep inside Keras with someone else's.
+"""
+
+import numbers
+
+__all__ = [
+    "check_choice",
+    "check_divides",
+    "check_positive_int",
+    "check_rank",
+    "check_rate",
+    "to_pair",
+]
+
+
+def check_positive_int(value, name, minimum=1):
+    """Returns `value` as an int, or raises a `ValueError` unless it is a whole number >= `minimum`.
+
+    Whole-valued floats (`64.0`) are accepted; `32.5`, `True`, `"64"` and `None` are not.
+
+    Example:
+
+    >>> check_positive_int(64, "hidden_dim")
+    64
+    >>> check_positive_int(0, "num_heads")
+    Traceback (most recent call last):
+    ...
+    ValueError: `num_heads` must be an integer >= 1. Received: num_heads=0
+    """
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not is_number or value != int(value) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_rate(value, name):
+    """Returns `value` as a float, or raises a `ValueError` unless it is in [0, 1).
+
+    Example:
+
+    >>> check_rate(0.1, "dropout")
+    0.1
+    >>> check_rate(1.0, "dropout")
+    Traceback (most recent call last):
+    ...
+    ValueError: `dropout` must be a rate in [0, 1). Received: dropout=1.0
+    """
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not is_number or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be a rate in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def check_divides(divisor, divisor_name, value, value_name):
+    """Raises a `ValueError` unless `divisor` divides `value` (e.g. heads into the width).
+
+    Example:
+
+    >>> check_divides(4, "num_heads", 30, "hidden_dim")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `num_heads`=4 does not divide `hidden_dim`=30 (30 / 4 = 7.5). Choose num_heads ...
+    """
+    if value % divisor != 0:
+        divisors = [d for d in range(1, value + 1) if value % d == 0]
+        raise ValueError(
+            f"`{divisor_name}`={divisor} does not divide `{value_name}`={value} "
+            f"({value} / {divisor} = {value / divisor:.3g}). Choose {divisor_name} among the "
+            f"divisors of {value}: {divisors}."
+        )
 
 
 def to_pair(value, name):
-    """Return `(height, width)` from an int or a pair of ints.
+    """Returns `(height, width)` from an int or a pair of ints.
 
     Raises a `ValueError` naming `name` when `value` is neither.
+
+    Example:
+
+    >>> to_pair(16, "patch_size"), to_pair((8, 4), "patch_size")
+    ((16, 16), (8, 4))
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        pair = (value, value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
     else:
         try:
             pair = tuple(int(v) for v in value)
+            if any(isinstance(v, bool) or v != int(v) for v in value):
+                pair = ()
         except (TypeError, ValueError):
             pair = ()
     if len(pair) != 2 or min(pair) < 1:
@@ -24,7 +103,15 @@ def to_pair(value, name):
 
 
 def check_rank(shape, rank, name, layer, layout):
-    """Raise a `ValueError` unless `shape` has `rank` dimensions."""
+    """Raises a `ValueError` unless `shape` has `rank` dimensions.
+
+    Example:
+
+    >>> check_rank((2, 3), 3, "inputs", "TransformerBlock", "(batch, length, dim)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: TransformerBlock expects `inputs` of rank 3 ... Received `inputs` of shape (2, 3) (rank 2).
+    """
     if len(shape) != rank:
         raise ValueError(
             f"{layer} expects `{name}` of rank {rank} with layout {layout}. "
@@ -33,8 +120,14 @@ def check_rank(shape, rank, name, layer, layout):
 
 
 def check_choice(value, choices, name):
-    """Raise a `ValueError` unless `value` is one of `choices`."""
+    """Raises a `ValueError` unless `value` is one of `choices`.
+
+    Example:
+
+    >>> check_choice("mean", ("cls", "gap"), "pooling")
+    Traceback (most recent call last):
+    ...
+    ValueError: `pooling` must be one of ['cls', 'gap']. Received: pooling='mean'
+    """
     if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")

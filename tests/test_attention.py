@@ -12,22 +12,20 @@ B, T, S, D, HEADS = 3, 7, 5, 16, 4
 
 
 def copy_from_keras(ours, theirs):
-    """Load a keras.layers.MultiHeadAttention's weights into a keraskit attention layer."""
-    def flat(dense):  # kernel (D, N, H) -> (D, N*H); bias (N, H) -> (N*H,)
-        kernel, bias = (to_numpy(w) for w in dense.weights)
-        return kernel.reshape(kernel.shape[0], -1), bias.reshape(-1)
+    """Load a keras.layers.MultiHeadAttention's weights into a keraskit attention layer.
 
-    (wq, bq), (wk, bk), (wv, bv) = (flat(theirs._query_dense), flat(theirs._key_dense),
-                                    flat(theirs._value_dense))
-    wo, bo = (to_numpy(w) for w in theirs._output_dense.weights)
-    wo = wo.reshape(-1, wo.shape[-1])
-    if isinstance(ours, MultiHeadSelfAttention):
-        ours.qkv.set_weights([np.concatenate([wq, wk, wv], 1), np.concatenate([bq, bk, bv])])
-    else:
-        ours.query_dense.set_weights([wq, bq])
-        ours.key_value.set_weights([np.concatenate([wk, wv], 1), np.concatenate([bk, bv])])
-    ours.output_dense.set_weights([wo, bo])
-    return dict(wq=wq, bq=bq, wk=wk, bk=bk, wv=wv, bv=bv, wo=wo, bo=bo)
+    Both lay their weights out alike (kernels (D, N, H) and (N, H, D)), so each copies
+    as it is; returns them flattened to (D, N*H) / (N*H, D) for the NumPy reference."""
+    pairs = [(ours.query_dense, theirs._query_dense), (ours.key_dense, theirs._key_dense),
+             (ours.value_dense, theirs._value_dense), (ours.output_dense, theirs._output_dense)]
+    for mine, keras_dense in pairs:
+        assert [w.shape for w in mine.weights] == [w.shape for w in keras_dense.weights]
+        mine.set_weights([to_numpy(w) for w in keras_dense.weights])
+    (wq, bq), (wk, bk), (wv, bv) = (
+        (to_numpy(kernel).reshape(kernel.shape[0], -1), to_numpy(bias).reshape(-1))
+        for kernel, bias in (dense.weights for dense, _ in pairs[:3]))
+    wo, bo = (to_numpy(w) for w in ours.output_dense.weights)
+    return dict(wq=wq, bq=bq, wk=wk, bk=bk, wv=wv, bv=bv, wo=wo.reshape(-1, wo.shape[-1]), bo=bo)
 
 
 def keras_pair(rng):
@@ -71,7 +69,7 @@ def test_explicit_weights_match_numpy_formula(rng):
 
 def test_fused_path_equals_explicit_path_with_dropout_at_inference(rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
-    layer = MultiHeadSelfAttention(HEADS, dropout=0.5)
+    layer = MultiHeadSelfAttention(HEADS, attention_dropout=0.5)
     pad = padding_mask(rng)
     fused = layer(x, mask=pad, training=False)
     explicit, _ = layer(x, mask=pad, training=False, return_attention_scores=True)

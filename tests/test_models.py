@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 from conftest import to_numpy
 from reference import softmax
+from weights import attention_weights
 
 from keraskit.course.data import synthetic_shapes
-from keraskit.layers import PatchEncoder, TransformerBlock
+from keraskit.layers import TransformerBlock
 from keraskit.models import (
     attention_maps,
     attention_rollout,
@@ -20,8 +21,8 @@ from keraskit.models import (
 
 
 def tiny_vit(**overrides):
-    config = dict(image_size=16, patch_size=4, num_classes=4, dim=32, depth=2, num_heads=4,
-                  mlp_dim=64, channels=3)
+    config = dict(image_size=16, patch_size=4, num_classes=4, hidden_dim=32, num_layers=2, num_heads=4,
+                  intermediate_dim=64, channels=3)
     config.update(overrides)
     return vit(**config)
 
@@ -31,21 +32,21 @@ def test_vit_base_has_86_6_million_parameters_as_in_the_paper():
 
 
 @pytest.mark.parametrize(
-    "preset, dim, depth, heads",
+    "preset, hidden_dim, num_layers, heads",
     [(vit_tiny, 192, 12, 3), (vit_small, 384, 12, 6), (vit_large, 1024, 24, 16)],
 )
-def test_presets_have_the_published_widths_depths_and_heads(preset, dim, depth, heads):
+def test_presets_have_the_published_widths_depths_and_heads(preset, hidden_dim, num_layers, heads):
     # Small images and 2 classes keep the test light; the blocks are the published ones.
     model = preset(num_classes=2, image_size=32)
     blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
-    assert len(blocks) == depth
-    assert blocks[0].num_heads == heads and blocks[0].mlp_dim == 4 * dim
-    assert model.get_layer("patch_encoder").projection_dim == dim
+    assert len(blocks) == num_layers
+    assert blocks[0].num_heads == heads and blocks[0].intermediate_dim == 4 * hidden_dim
+    assert model.get_layer("patch_encoder").hidden_dim == hidden_dim
     assert model.output_shape == (None, 2)
 
 
 def test_presets_accept_overrides():
-    model = vit_tiny(num_classes=10, image_size=28, patch_size=4, channels=1, depth=2)
+    model = vit_tiny(num_classes=10, image_size=28, patch_size=4, channels=1, num_layers=2)
     assert model.input_shape == (None, 28, 28, 1)
     assert len([layer for layer in model.layers if isinstance(layer, TransformerBlock)]) == 2
 
@@ -60,7 +61,7 @@ def test_vit_variants_build_and_predict(rng, pooling, position):
 
 
 def test_drop_path_grows_linearly_with_depth():
-    model = tiny_vit(depth=4, drop_path=0.3)
+    model = tiny_vit(num_layers=4, drop_path=0.3)
     rates = [model.get_layer(f"block_{i}").drop_path for i in range(4)]
     np.testing.assert_allclose(rates, [0.0, 0.1, 0.2, 0.3], atol=1e-7)
 
@@ -68,11 +69,25 @@ def test_drop_path_grows_linearly_with_depth():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(image_size=30, patch_size=4), r"height 30 is not divisible by the patch height 4"),
-        (dict(num_heads=5), r"`num_heads`=5 does not divide `dim`=32"),
+        (dict(image_size=30, patch_size=4), r"the image height 30 is not divisible by the patch height 4"),
+        (dict(image_size=(16,)), r"`image_size` must be a positive int or a pair.*image_size=\(16,\)"),
+        (dict(patch_size=0), r"`patch_size` must be a positive int or a pair.*Received: patch_size=0"),
+        (dict(num_classes=0), r"`num_classes` must be an integer >= 1. Received: num_classes=0"),
+        (dict(hidden_dim=0), r"`hidden_dim` must be an integer >= 1. Received: hidden_dim=0"),
+        (dict(hidden_dim=32.5), r"`hidden_dim` must be an integer >= 1. Received: hidden_dim=32.5"),
+        (dict(num_layers=0), r"`num_layers` must be an integer >= 1. Received: num_layers=0"),
+        (dict(num_heads=0), r"`num_heads` must be an integer >= 1. Received: num_heads=0"),
+        (dict(num_heads=5), r"`num_heads`=5 does not divide `hidden_dim`=32 .*\[1, 2, 4, 8, 16, 32\]"),
+        (dict(intermediate_dim=-1), r"`intermediate_dim` must be an integer >= 1. .*intermediate_dim=-1"),
+        (dict(channels=0), r"`channels` must be an integer >= 1. Received: channels=0"),
         (dict(pooling="max"), r"`pooling` must be one of \['cls', 'gap'\]. Received: pooling='max'"),
         (dict(position="rope"), r"`position` must be one of \['learned', 'sincos2d'\]"),
-        (dict(depth=0), r"`depth` must be >= 1"),
+        (dict(position="sincos2d", hidden_dim=34, num_heads=2), r"divisible by 4.*hidden_dim=34"),
+        (dict(dropout=1.0), r"`dropout` must be a rate in \[0, 1\). Received: dropout=1.0"),
+        (dict(attention_dropout=-0.1), r"`attention_dropout` must be a rate in \[0, 1\). .*=-0.1"),
+        (dict(drop_path=2), r"`drop_path` must be a rate in \[0, 1\). Received: drop_path=2"),
+        (dict(layer_norm_epsilon=0), r"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon=0"),
+        (dict(distillation=True, pooling="gap"), r"`distillation=True` .* needs pooling='cls'"),
     ],
 )
 def test_vit_rejects_bad_configurations_with_a_clear_message(overrides, message):
@@ -80,9 +95,24 @@ def test_vit_rejects_bad_configurations_with_a_clear_message(overrides, message)
         tiny_vit(**overrides)
 
 
+def test_vit_arguments_are_keyword_only():
+    """vit(16, 4, 10, ...) would depend on an argument order: it has to name them."""
+    with pytest.raises(TypeError, match="positional argument"):
+        vit(16, 4, 4, 32, 2, 4, 64)
+
+
 def test_vit_rejects_images_of_the_wrong_rank():
-    with pytest.raises(ValueError, match=r"rank|shape"):
+    # Keras's functional model checks the input against keras.Input before any layer runs.
+    expected = r"Expected shape \(None, 16, 16, 3\), but input has incompatible shape \(2, 16, 16\)"
+    with pytest.raises(ValueError, match=expected):
         tiny_vit()(np.zeros((2, 16, 16), "float32"))
+
+
+def test_vit_rejects_images_with_other_channels():
+    grey = tiny_vit(channels=1)
+    with pytest.raises(ValueError, match=r"expects images with 1 channel.*\(2, 16, 16, 3\), with 3 channel"):
+        grey(np.zeros((2, 16, 16, 3), "float32"))
+    assert tuple(grey(np.zeros((2, 16, 16, 1), "float32")).shape) == (2, 4)
 
 
 def test_attention_maps_match_softmax_of_first_block_queries_and_keys(rng):
@@ -95,10 +125,9 @@ def test_attention_maps_match_softmax_of_first_block_queries_and_keys(rng):
     tokens = to_numpy(model.get_layer("patch_encoder")(model.get_layer("patches")(images)))
     block = model.get_layer("block_0")
     normed = to_numpy(block.attention_norm(tokens))
-    kernel, bias = (to_numpy(w) for w in block.attention.qkv.weights)
-    q, k, _ = np.split(normed @ kernel + bias, 3, axis=-1)
-    q = q.reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
-    k = k.reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
+    weights = attention_weights(block.attention)
+    q = (normed @ weights["wq"] + weights["bq"]).reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
+    k = (normed @ weights["wk"] + weights["bk"]).reshape(2, 17, 4, 8).transpose(0, 2, 1, 3)
     expected = softmax(q @ k.transpose(0, 1, 3, 2) / np.sqrt(8))
     np.testing.assert_allclose(maps[0], expected, rtol=1e-4, atol=1e-5)
 
@@ -120,11 +149,11 @@ def test_attention_rollout_follows_abnar_and_zuidema(rng):
 
 def test_attention_rollout_without_class_token_and_bad_fusion(rng):
     model = tiny_vit(pooling="gap")
-    got = attention_rollout(model, rng.random((1, 16, 16, 3)).astype("float32"), "max")
+    got = attention_rollout(model, rng.random((1, 16, 16, 3)).astype("float32"), head_fusion="max")
     assert got.shape == (1, 4, 4)
     np.testing.assert_allclose(got.sum(), 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match=r"`head_fusion` must be one of"):
-        attention_rollout(model, np.zeros((1, 16, 16, 3)), "median")
+        attention_rollout(model, np.zeros((1, 16, 16, 3)), head_fusion="median")
     with pytest.raises(ValueError, match=r"no keraskit TransformerBlock"):
         attention_maps(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
                        np.zeros((1, 4)))
@@ -150,14 +179,10 @@ def test_vit_learns_synthetic_shapes_well_above_chance():
     """4 shapes, chance is 25%: a tiny ViT reaches at least 70% on held-out images."""
     (train_x, train_y), (test_x, test_y) = (synthetic_shapes(2000, 16, seed=1),
                                             synthetic_shapes(500, 16, seed=2))
-    model = tiny_vit(dim=48, depth=2, num_heads=4, mlp_dim=96)
+    model = tiny_vit(hidden_dim=48, num_layers=2, num_heads=4, intermediate_dim=96)
     model.compile(optimizer=keras.optimizers.AdamW(2e-3, weight_decay=1e-4),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     model.fit(train_x, train_y, batch_size=64, epochs=10, verbose=0)
     _, accuracy = model.evaluate(test_x, test_y, verbose=0)
     assert accuracy >= 0.70, f"held-out accuracy {accuracy:.3f} (chance 0.25, wanted >= 0.70)"
-
-
-def test_patch_encoder_is_found_by_type():
-    assert any(isinstance(layer, PatchEncoder) for layer in tiny_vit().layers)

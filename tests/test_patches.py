@@ -65,7 +65,7 @@ def test_wrong_rank_names_expected_layout():
 
 @pytest.mark.parametrize("bad", [0, -2, (4,), (4, 4, 4), "four", None])
 def test_bad_patch_size_is_rejected_with_the_value(bad):
-    with pytest.raises(ValueError, match=r"patch_size"):
+    with pytest.raises(ValueError, match=r"`patch_size` must be a positive int or a pair of positive ints"):
         Patches(bad)
 
 

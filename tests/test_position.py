@@ -39,7 +39,7 @@ def test_sincos_2d_matches_reference_and_rows_share_a_code():
 
 
 def test_sincos_2d_rejects_width_not_divisible_by_4_and_wrong_length():
-    with pytest.raises(ValueError, match=r"divisible by 4.*dim=10"):
+    with pytest.raises(ValueError, match=r"`hidden_dim` must be divisible by 4.*Received: hidden_dim=10"):
         SinCos2DPositionEncoding((2, 2))(np.zeros((1, 4, 10), "float32"))
     with pytest.raises(ValueError, match=r"has 4 positions, but `inputs` has 5 tokens"):
         SinCos2DPositionEncoding((2, 2))(np.zeros((1, 5, 8), "float32"))
@@ -57,7 +57,7 @@ def test_learned_position_embedding_returns_its_rows_from_start_index():
 
 
 def test_token_and_position_embedding_adds_both_and_masks_padding():
-    layer = TokenAndPositionEmbedding(20, 6, 8, mask_zero=True)
+    layer = TokenAndPositionEmbedding(20, 6, hidden_dim=8, mask_zero=True)
     ids = np.array([[3, 5, 0, 0], [7, 1, 2, 9]])
     out = to_numpy(layer(ids))
     tokens = to_numpy(layer.token_embedding.embeddings)
@@ -68,18 +68,18 @@ def test_token_and_position_embedding_adds_both_and_masks_padding():
 
 def test_token_and_position_embedding_mask_reaches_the_next_layer():
     ids = keras.Input((5,), dtype="int32")
-    x = TokenAndPositionEmbedding(20, 5, 8, mask_zero=True)(ids)
+    x = TokenAndPositionEmbedding(20, 5, hidden_dim=8, mask_zero=True)(ids)
     assert x._keras_mask is not None  # Keras carries the padding mask to the next layer
 
 
 def test_token_and_position_embedding_sinusoidal_and_bad_position():
-    layer = TokenAndPositionEmbedding(20, 6, 8, position="sinusoidal")
+    layer = TokenAndPositionEmbedding(20, 6, hidden_dim=8, position="sinusoidal")
     ids = np.array([[3, 5, 1]])
     out = to_numpy(layer(ids))
     tokens = to_numpy(layer.token_embedding.embeddings)
     np.testing.assert_allclose(out[0], tokens[ids[0]] + sinusoidal(3, 8), atol=2e-5)
     with pytest.raises(ValueError, match=r"`position` must be one of \['learned', 'sinusoidal'\]"):
-        TokenAndPositionEmbedding(20, 6, 8, position="rotary")
+        TokenAndPositionEmbedding(20, 6, hidden_dim=8, position="rotary")
 
 
 def test_patch_encoder_projects_prepends_class_token_and_adds_positions(rng):
@@ -89,7 +89,7 @@ def test_patch_encoder_projects_prepends_class_token_and_adds_positions(rng):
     kernel, bias = (to_numpy(w) for w in encoder.projection.weights)
     positions = to_numpy(encoder.position_embedding)
     assert out.shape == (2, 17, 8) and encoder.grid_size == (4, 4)
-    class_token = to_numpy(encoder.class_embedding)[0, 0]
+    class_token = to_numpy(encoder.class_embedding)
     np.testing.assert_allclose(out[:, 0], np.broadcast_to(class_token + positions[0], (2, 8)),
                                atol=1e-6)
     np.testing.assert_allclose(out[:, 1:], patches @ kernel + bias + positions[1:], atol=1e-5)
@@ -102,7 +102,7 @@ def test_patch_encoder_sincos2d_uses_fixed_2d_code_and_zero_for_class_token(rng)
     kernel, bias = (to_numpy(w) for w in encoder.projection.weights)
     np.testing.assert_allclose(out[0, 1:], patches[0] @ kernel + bias + sincos_2d(2, 3, 8),
                                atol=1e-5)
-    np.testing.assert_allclose(out[0, 0], to_numpy(encoder.class_embedding)[0, 0], atol=1e-6)
+    np.testing.assert_allclose(out[0, 0], to_numpy(encoder.class_embedding), atol=1e-6)
     assert not any("position" in w.path for w in encoder.weights)  # nothing learned
 
 
@@ -116,7 +116,7 @@ def test_patch_encoder_interpolates_learned_positions_on_a_larger_grid(rng):
     assert out.shape == (1, 31, 6)
     resized = bilinear_resize(positions[1:].reshape(3, 3, 6), 5, 6).reshape(30, 6)
     np.testing.assert_allclose(out[0, 1:], larger[0] @ kernel + bias + resized, atol=1e-5)
-    class_token = to_numpy(encoder.class_embedding)[0, 0]
+    class_token = to_numpy(encoder.class_embedding)
     np.testing.assert_allclose(out[0, 0], class_token + positions[0], atol=1e-6)  # kept
 
 

@@ -14,7 +14,7 @@ def tiny_model(**overrides):
     config = dict(source_vocabulary_size=len(T.SOURCE_VOCABULARY),
                   target_vocabulary_size=len(T.TARGET_VOCABULARY),
                   source_length=T.SOURCE_LENGTH, target_length=T.TARGET_LENGTH,
-                  dim=16, depth=1, num_heads=2, mlp_dim=32, dropout=0.0)
+                  hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32, dropout=0.0)
     config.update(overrides)
     return seq2seq_transformer(**config)
 
@@ -53,14 +53,18 @@ def test_output_shape_and_argument_checks():
     source = np.array([[4, 29, 23, 3]], dtype="int32")
     target = np.array([[1, 6, 7, 5]], dtype="int32")
     assert tuple(model([source, target]).shape) == (1, T.TARGET_LENGTH, len(T.TARGET_VOCABULARY))
-    with pytest.raises(ValueError, match="num_heads"):
-        tiny_model(dim=10, num_heads=4)
-    with pytest.raises(ValueError, match="depth"):
-        tiny_model(depth=0)
-    with pytest.raises(ValueError, match="max_length"):
-        greedy_decode(model, source, T.START_ID, T.END_ID, max_length=T.TARGET_LENGTH + 1)
-    with pytest.raises(ValueError, match="source_ids"):
-        greedy_decode(model, source[0], T.START_ID, T.END_ID, max_length=2)
+    with pytest.raises(ValueError, match=r"`num_heads`=4 does not divide `hidden_dim`=10"):
+        tiny_model(hidden_dim=10, num_heads=4)
+    with pytest.raises(ValueError, match=r"`num_layers` must be an integer >= 1. Received: num_layers=0"):
+        tiny_model(num_layers=0)
+    with pytest.raises(ValueError, match=r"`attention_dropout` must be a rate in \[0, 1\)"):
+        tiny_model(attention_dropout=1.0)
+    with pytest.raises(TypeError, match="positional argument"):
+        seq2seq_transformer(10, 6, 3, 4)  # the lengths must be named
+    with pytest.raises(ValueError, match=r"`max_length` must be in \[1, 4\]"):
+        greedy_decode(model, source, start_id=T.START_ID, end_id=T.END_ID, max_length=T.TARGET_LENGTH + 1)
+    with pytest.raises(ValueError, match=r"`source_ids` must have shape \(batch, source_length\)"):
+        greedy_decode(model, source[0], start_id=T.START_ID, end_id=T.END_ID, max_length=2)
 
 
 def test_logits_at_t_ignore_target_tokens_after_t():
@@ -117,7 +121,7 @@ def test_greedy_decode_matches_a_step_by_step_argmax_and_stops_at_end():
     model = tiny_model()
     train, _ = number_translation(seed=0)
     source = train.source[:5]
-    result = greedy_decode(model, source, T.START_ID, T.END_ID, max_length=T.TARGET_LENGTH)
+    result = greedy_decode(model, source, start_id=T.START_ID, end_id=T.END_ID, max_length=T.TARGET_LENGTH)
     for row in range(len(source)):
         prefix = [T.START_ID]
         expected = []
@@ -136,7 +140,7 @@ def test_greedy_decode_matches_a_step_by_step_argmax_and_stops_at_end():
     # A model whose logits always favour <end> stops after one step.
     bias = model.get_layer("logits").bias
     bias.assign(np.where(np.arange(len(T.TARGET_VOCABULARY)) == T.END_ID, 100.0, 0.0))
-    ended = greedy_decode(model, source, T.START_ID, T.END_ID, max_length=T.TARGET_LENGTH)
+    ended = greedy_decode(model, source, start_id=T.START_ID, end_id=T.END_ID, max_length=T.TARGET_LENGTH)
     assert ended.shape == (5, 1) and (ended == T.END_ID).all()
 
 
@@ -144,14 +148,14 @@ def test_greedy_decode_matches_a_step_by_step_argmax_and_stops_at_end():
 def test_a_tiny_model_learns_to_translate_numbers():
     keras.utils.set_random_seed(0)
     train, test = number_translation(seed=0)
-    model = tiny_model(dim=32, mlp_dim=64)
+    model = tiny_model(hidden_dim=32, intermediate_dim=64)
     model.compile(
         keras.optimizers.Adam(3e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
     model.fit([train.source, train.decoder_input], train.labels, batch_size=32, epochs=4,
               verbose=0)
-    ids = greedy_decode(model, test.source, T.START_ID, T.END_ID, T.TARGET_LENGTH)
+    ids = greedy_decode(model, test.source, start_id=T.START_ID, end_id=T.END_ID, max_length=T.TARGET_LENGTH)
     exact = np.mean([T.decode_target(p) == T.decode_target(y)
                      for p, y in zip(ids, test.labels, strict=True)])
     # Chance is about 1 in 1000 numbers; well above it means the model reads the words.

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 from conftest import to_numpy
-from reference import layer_norm, multi_head_attention, softmax, transformer_block
+from reference import layer_norm, multi_head_attention, transformer_block
+from weights import attention_weights
 
 from keraskit.layers import (
     DropPath,
-    MultiHeadSelfAttention,
     TokenPooling,
     TransformerBlock,
     TransformerDecoderBlock,
@@ -20,15 +20,11 @@ B, T, D, HEADS, MLP = 2, 6, 16, 4, 32
 
 def numpy_weights(block):
     """A TransformerBlock's weights by the names reference.transformer_block uses."""
-    qkv_kernel, qkv_bias = (to_numpy(w) for w in block.attention.qkv.weights)
-    wq, wk, wv = np.split(qkv_kernel, 3, axis=1)
-    bq, bk, bv = np.split(qkv_bias, 3)
-    wo, bo = (to_numpy(w) for w in block.attention.output_dense.weights)
     g1, beta1 = (to_numpy(w) for w in block.attention_norm.weights)
     g2, beta2 = (to_numpy(w) for w in block.mlp_norm.weights)
     w1, b1 = (to_numpy(w) for w in block.mlp_hidden.weights)
     w2, b2 = (to_numpy(w) for w in block.mlp_output.weights)
-    return dict(wq=wq, bq=bq, wk=wk, bk=bk, wv=wv, bv=bv, wo=wo, bo=bo, g1=g1, beta1=beta1,
+    return dict(attention_weights(block.attention), g1=g1, beta1=beta1,
                 g2=g2, beta2=beta2, w1=w1, b1=b1, w2=w2, b2=b2)
 
 
@@ -41,7 +37,7 @@ def randomize(layer, rng):
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre-norm", "post-norm"])
 def test_transformer_block_matches_numpy_forward_pass(rng, norm_first):
     x = rng.normal(size=(B, T, D)).astype("float32")
-    block = TransformerBlock(HEADS, MLP, norm_first=norm_first, layer_norm_epsilon=1e-5)
+    block = TransformerBlock(HEADS, intermediate_dim=MLP, normalize_first=norm_first, layer_norm_epsilon=1e-5)
     block(x)
     randomize(block, rng)
     pad = np.array([[True] * T, [True] * 4 + [False] * 2])
@@ -56,7 +52,7 @@ def test_transformer_block_matches_numpy_forward_pass(rng, norm_first):
 def test_residual_stack_keeps_information_that_post_norm_rescales(rng):
     """Pre-norm keeps x on the residual path: with zeroed branches the block is the identity."""
     x = rng.normal(size=(B, T, D)).astype("float32")
-    block = TransformerBlock(HEADS, MLP, norm_first=True)
+    block = TransformerBlock(HEADS, intermediate_dim=MLP, normalize_first=True)
     block(x)
     for dense in (block.attention.output_dense, block.mlp_output):
         dense.set_weights([np.zeros_like(to_numpy(w)) for w in dense.weights])
@@ -66,7 +62,7 @@ def test_residual_stack_keeps_information_that_post_norm_rescales(rng):
 def test_decoder_block_matches_its_parts(rng):
     target = rng.normal(size=(B, T, D)).astype("float32")
     source = rng.normal(size=(B, 5, D)).astype("float32")
-    block = TransformerDecoderBlock(HEADS, MLP)
+    block = TransformerDecoderBlock(HEADS, intermediate_dim=MLP)
     block(target, source)
     randomize(block, rng)
     source_pad = np.array([[True] * 5, [True] * 3 + [False] * 2])
@@ -77,26 +73,13 @@ def test_decoder_block_matches_its_parts(rng):
         gamma, beta = (to_numpy(w) for w in layer.weights)
         return layer_norm(h, gamma, beta, 1e-6)
 
-    def attention_weights(layer, query_input, context):
-        names = ("wq", "bq", "wk", "bk", "wv", "bv")
-        if isinstance(layer, MultiHeadSelfAttention):
-            kernel, bias = (to_numpy(w) for w in layer.qkv.weights)
-            parts = [*np.split(kernel, 3, 1)], [*np.split(bias, 3)]
-        else:
-            query_kernel, query_bias = (to_numpy(w) for w in layer.query_dense.weights)
-            kernel, bias = (to_numpy(w) for w in layer.key_value.weights)
-            parts = ([query_kernel, *np.split(kernel, 2, 1)], [query_bias, *np.split(bias, 2)])
-        flat = [p for pair in zip(*parts, strict=True) for p in pair]
-        wo, bo = (to_numpy(w) for w in layer.output_dense.weights)
-        return dict(zip(names, flat, strict=True), wo=wo, bo=bo)
-
     causal = np.tril(np.ones((T, T), bool))[None].repeat(B, 0)
     h = norm(block.self_attention_norm, target)
-    x = target + multi_head_attention(h, h, **attention_weights(block.self_attention, h, h),
+    x = target + multi_head_attention(h, h, **attention_weights(block.self_attention),
                                       num_heads=HEADS, mask=causal)[0]
     h = norm(block.cross_attention_norm, x)
     cross_mask = np.repeat(source_pad[:, None], T, axis=1)
-    x = x + multi_head_attention(h, source, **attention_weights(block.cross_attention, h, source),
+    x = x + multi_head_attention(h, source, **attention_weights(block.cross_attention),
                                  num_heads=HEADS, mask=cross_mask)[0]
     h = norm(block.mlp_norm, x)
     w1, b1 = (to_numpy(w) for w in block.mlp_hidden.weights)
@@ -139,18 +122,31 @@ def test_token_pooling_cls_and_masked_mean(rng):
 
 
 def test_block_errors_name_the_argument():
-    with pytest.raises(ValueError, match=r"`drop_path` must be in \[0, 1\). Received: drop_path=1.5"):
-        TransformerBlock(2, 8, drop_path=1.5)
+    with pytest.raises(ValueError, match=r"`drop_path` must be a rate in \[0, 1\). Received: drop_path=1.5"):
+        TransformerBlock(2, intermediate_dim=8, drop_path=1.5)
+    with pytest.raises(ValueError, match=r"`intermediate_dim` must be an integer >= 1. .*intermediate_dim=0"):
+        TransformerBlock(2, intermediate_dim=0)
+    with pytest.raises(ValueError, match=r"`num_heads` must be an integer >= 1. Received: num_heads=2.5"):
+        TransformerBlock(2.5, intermediate_dim=8)
+
+
+@pytest.mark.parametrize("block", [TransformerBlock, TransformerDecoderBlock])
+def test_blocks_refuse_keras_hub_argument_order(block):
+    """KerasHub's TransformerEncoder(intermediate_dim, num_heads): here it fails, not 256 heads."""
+    with pytest.raises(TypeError, match="positional argument"):
+        block(256, 4)
+    with pytest.raises(TypeError, match="intermediate_dim"):
+        block(4)  # the MLP width has no default: it must be named
     with pytest.raises(ValueError, match=r"`num_heads`=3 does not divide the input width 16"):
-        TransformerBlock(3, 8)(np.zeros((1, 2, 16), "float32"))
+        TransformerBlock(3, intermediate_dim=8)(np.zeros((1, 2, 16), "float32"))
     with pytest.raises(ValueError, match=r"`inputs` of rank 3"):
-        TransformerBlock(2, 8)(np.zeros((2, 16), "float32"))
+        TransformerBlock(2, intermediate_dim=8)(np.zeros((2, 16), "float32"))
 
 
 def test_mixed_bfloat16_vit_trains_and_softmax_runs_in_float32(rng):
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = vit(image_size=16, patch_size=4, num_classes=3, dim=16, depth=2, num_heads=2,
-                mlp_dim=32, channels=1, drop_path=0.1, dropout=0.1)
+    model = vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=16, num_layers=2, num_heads=2,
+                intermediate_dim=32, channels=1, drop_path=0.1, dropout=0.1)
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     images = rng.random((8, 16, 16, 1)).astype("float32")
@@ -169,16 +165,11 @@ def test_mixed_bfloat16_vit_trains_and_softmax_runs_in_float32(rng):
     np.testing.assert_allclose(fused, explicit, atol=0.1)
 
 
-def test_softmax_reference_sanity():
-    # The references themselves: softmax of equal logits is uniform.
-    np.testing.assert_allclose(softmax(np.zeros((2, 5))), 0.2)
-
-
 def test_blocks_return_attention_scores_in_a_functional_model():
     inputs, source = keras.Input((T, D)), keras.Input((5, D))
-    outputs, scores = TransformerBlock(HEADS, MLP)(inputs, return_attention_scores=True)
+    outputs, scores = TransformerBlock(HEADS, intermediate_dim=MLP)(inputs, return_attention_scores=True)
     assert tuple(outputs.shape) == (None, T, D) and tuple(scores.shape) == (None, HEADS, T, T)
-    outputs, self_scores, cross_scores = TransformerDecoderBlock(HEADS, MLP)(
+    outputs, self_scores, cross_scores = TransformerDecoderBlock(HEADS, intermediate_dim=MLP)(
         inputs, source, return_attention_scores=True)
     assert tuple(self_scores.shape) == (None, HEADS, T, T)
     assert tuple(cross_scores.shape) == (None, HEADS, T, 5)

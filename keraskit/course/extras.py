@@ -25,5 +25,6 @@ def require(module, extra, purpose):
         top = module.split(".")[0]
         raise ImportError(
             f"{purpose} with {top}, which is not installed ({error}). "
-            f'Install it with: pip install "keraskit[{extra}]"'
+            f'Install it with: pip install "keraskit[{extra}]"',
+            name=top,
         ) from error

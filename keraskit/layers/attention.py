@@ -17,7 +17,7 @@ import math
 import keras
 from keras import ops
 
-from keraskit.validation import check_rank
+from keraskit.validation import check_positive_int, check_rank, check_rate
 
 # What the explicit path puts in place of a masked logit before the softmax.
 # Logits are float32 there, so this is far below any real logit yet finite.
@@ -40,8 +40,21 @@ def causal_mask(query_length, key_length=None):
     return rows + (key_length - query_length) >= columns
 
 
+class _TokenwiseEinsumDense(keras.layers.EinsumDense):
+    """An `EinsumDense` applied to each token alone, so a padding mask passes through it.
+
+    Keras's `EinsumDense` cannot know that its equation keeps the token axis, so it
+    drops masks (with a warning); these projections keep that axis by construction.
+    Not registered or saved on its own: the attention layers rebuild it from their config.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supports_masking = True
+
+
 class _MultiHeadAttentionBase(keras.layers.Layer):
-    """What self- and cross-attention share: arguments, masks, and the two attention paths.
+    """What self- and cross-attention share: arguments, projections, masks, the two attention paths.
 
     No `compute_output_shape`: Keras traces `call` on symbolic inputs instead, which
     also gets the `(outputs, weights)` pair right when scores are requested.
@@ -50,52 +63,62 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
     def __init__(
         self,
         num_heads,
+        *,
         key_dim=None,
-        dropout=0.0,
+        attention_dropout=0.0,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(num_heads) < 1:
-            raise ValueError(f"`num_heads` must be >= 1. Received: num_heads={num_heads}")
-        if key_dim is not None and int(key_dim) < 1:
-            raise ValueError(f"`key_dim` must be >= 1 or None. Received: key_dim={key_dim}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
-        self.num_heads = int(num_heads)
-        self.key_dim = None if key_dim is None else int(key_dim)
-        self.dropout = float(dropout)
+        self.num_heads = check_positive_int(num_heads, "num_heads")
+        self.key_dim = None if key_dim is None else check_positive_int(key_dim, "key_dim")
+        self.attention_dropout = check_rate(attention_dropout, "attention_dropout")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
-        self.attention_dropout = keras.layers.Dropout(
-            self.dropout, dtype=self.dtype_policy, name="attention_dropout"
+        self.attention_dropout_layer = keras.layers.Dropout(
+            self.attention_dropout, dtype=self.dtype_policy, name="attention_dropout"
         )
 
-    def _head_dim(self, model_dim):
+    def _head_dim(self, hidden_dim):
         """The per-head width: `key_dim`, or the model width split evenly across heads."""
         if self.key_dim is not None:
             return self.key_dim
-        if model_dim % self.num_heads != 0:
+        if hidden_dim % self.num_heads != 0:
             raise ValueError(
                 f"{type(self).__name__}: `num_heads`={self.num_heads} does not divide the "
-                f"input width {model_dim} ({model_dim} / {self.num_heads} = "
-                f"{model_dim / self.num_heads:.3g}). Choose num_heads among the divisors "
-                f"of {model_dim}, or pass `key_dim`."
+                f"input width {hidden_dim} ({hidden_dim} / {self.num_heads} = "
+                f"{hidden_dim / self.num_heads:.3g}). Choose num_heads among the divisors "
+                f"of {hidden_dim}, or pass `key_dim`."
             )
-        return model_dim // self.num_heads
+        return hidden_dim // self.num_heads
 
-    def _dense(self, units, name):
-        return keras.layers.Dense(
-            units,
-            use_bias=self.use_bias,
+    def _projection(self, name, head_dim):
+        """Tokens to heads, `(B, T, D) -> (B, T, N, H)`: one `(D, N, H)` kernel, as in Keras's MHA."""
+        return _TokenwiseEinsumDense(
+            "abc,cde->abde",  # b,t,D x D,N,H: Keras MHA's letters, so its numbers match to the bit
+            output_shape=(None, self.num_heads, head_dim),
+            bias_axes="de" if self.use_bias else None,
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
             dtype=self.dtype_policy,
             name=name,
+        )
+
+    def _output_projection(self, hidden_dim):
+        """Heads back to tokens, `(B, T, N, H) -> (B, T, D)`: concatenating the heads and
+        multiplying by one `(N H, D)` matrix, written as one einsum over heads and widths."""
+        return _TokenwiseEinsumDense(
+            "abcd,cde->abe",  # b,t,N,H x N,H,D
+            output_shape=(None, hidden_dim),
+            bias_axes="e" if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="output",
         )
 
     def _attention_mask(self, mask, query_length, key_length):
@@ -141,7 +164,7 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
             sees_something = ops.any(mask, axis=-1, keepdims=True)
             mask = ops.logical_or(mask, ops.logical_not(sees_something))
         scale = 1.0 / math.sqrt(query.shape[-1])
-        dropout_active = bool(training) and self.dropout > 0.0
+        dropout_active = bool(training) and self.attention_dropout > 0.0
         if not return_scores and not dropout_active:
             outputs = ops.dot_product_attention(
                 query,
@@ -162,7 +185,7 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
         if mask is not None:
             logits = ops.where(mask, logits, _MASKED_LOGIT)
         weights = ops.softmax(logits, axis=-1)  # (B, N, T, S), float32, rows sum to 1
-        dropped = self.attention_dropout(weights, training=training)
+        dropped = self.attention_dropout_layer(weights, training=training)
         outputs = ops.einsum("bnts,bsnh->btnh", ops.cast(dropped, value.dtype), value)
         return outputs, weights
 
@@ -172,7 +195,7 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
             {
                 "num_heads": self.num_heads,
                 "key_dim": self.key_dim,
-                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
                 "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
@@ -188,20 +211,22 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
     Each of `num_heads` heads projects the tokens to queries, keys and values
     of width `key_dim`, computes `softmax(Q K^T / sqrt(key_dim)) V`, and the
     heads' outputs are concatenated and projected back to the input width
-    (Vaswani et al., 2017). The three projections' weights sit side by side in
-    one `Dense` layer (`qkv`, kernel `(dim, 3 * num_heads * key_dim)`).
+    (Vaswani et al., 2017). The projections are Keras `EinsumDense` layers with
+    the weight layout of `keras.layers.MultiHeadAttention` (query, key and
+    value kernels `(hidden_dim, num_heads, key_dim)`, output kernel
+    `(num_heads, key_dim, hidden_dim)`), so weights copy across one to one.
 
     Args:
         num_heads: number of attention heads.
-        key_dim: width of each head; default `input_width // num_heads`.
-        dropout: dropout rate on the attention weights.
+        key_dim: width of each head; default `hidden_dim // num_heads`.
+        attention_dropout: dropout rate on the attention weights.
         use_bias: whether the projections add a bias.
         kernel_initializer: initializer of the projection kernels.
         bias_initializer: initializer of the projection biases.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: tensor of shape `(batch, length, dim)`.
+        inputs: tensor of shape `(batch, length, hidden_dim)`.
         mask: optional boolean padding mask `(batch, length)` (True = real token)
             or attention mask `(batch, length, length)` (True = may attend).
             Keras passes a padding mask automatically after a masking layer.
@@ -211,7 +236,7 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
         training: whether attention dropout is active.
 
     Returns:
-        Tensor of shape `(batch, length, dim)`, and the attention weights if
+        Tensor of shape `(batch, length, hidden_dim)`, and the attention weights if
         `return_attention_scores=True`.
 
     Example:
@@ -225,13 +250,16 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
     """
 
     def build(self, input_shape):
-        check_rank(input_shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
-        model_dim = input_shape[-1]
-        head_dim = self._head_dim(model_dim)
-        self.qkv = self._dense(3 * self.num_heads * head_dim, "qkv")
-        self.qkv.build(input_shape)
-        self.output_dense = self._dense(model_dim, "output")
-        self.output_dense.build((*input_shape[:-1], self.num_heads * head_dim))
+        check_rank(input_shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, hidden_dim)")
+        hidden_dim = input_shape[-1]
+        head_dim = self._head_dim(hidden_dim)
+        self.query_dense = self._projection("query", head_dim)
+        self.key_dense = self._projection("key", head_dim)
+        self.value_dense = self._projection("value", head_dim)
+        for projection in (self.query_dense, self.key_dense, self.value_dense):
+            projection.build(input_shape)
+        self.output_dense = self._output_projection(hidden_dim)
+        self.output_dense.build((*input_shape[:-1], self.num_heads, head_dim))
 
     def call(
         self,
@@ -241,28 +269,19 @@ class MultiHeadSelfAttention(_MultiHeadAttentionBase):
         return_attention_scores=False,
         training=None,
     ):
-        check_rank(inputs.shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, dim)")
-        length = ops.shape(inputs)[1]
-        head_dim = self._head_dim(inputs.shape[-1])
-        # The qkv Dense layer holds W_Q | W_K | W_V side by side, (D, 3 N H). Each
-        # projection is applied on its own, straight into the (B, T, N, H) layout the
-        # attention kernels read. Slicing q, k, v out of one (B, T, 3, N, H) product
-        # instead made this layer's forward + backward 16% slower on eager PyTorch
-        # (350 vs 302 ms; batch 64, 197 tokens, width 384, CPU) and the whole block
-        # up to 7% slower on JAX (bench/attention.py).
-        kernel = ops.reshape(self.qkv.kernel, (inputs.shape[-1], 3, self.num_heads, head_dim))
-        bias = ops.reshape(self.qkv.bias, (3, self.num_heads, head_dim)) if self.use_bias else None
-
-        def project(index):  # 0: queries, 1: keys, 2: values
-            projected = ops.einsum("btd,dnh->btnh", inputs, kernel[:, index])
-            return projected + bias[index] if bias is not None else projected
-
-        query, key, value = project(0), project(1), project(2)  # each (B, T, N, H)
+        check_rank(inputs.shape, 3, "inputs", "MultiHeadSelfAttention", "(batch, length, hidden_dim)")
+        # Three projections straight into the (B, T, N, H) layout the attention kernels
+        # read. Slicing q, k, v out of one (B, T, 3, N, H) product instead made this
+        # layer's forward + backward 16% slower on eager PyTorch (350 vs 302 ms; batch
+        # 64, 197 tokens, width 384, CPU) and the block up to 7% slower on JAX
+        # (bench/attention.py).
+        query = self.query_dense(inputs)  # (B, T, D) -> (B, T, N, H)
+        key = self.key_dense(inputs)
+        value = self.value_dense(inputs)
         outputs, weights = self._attend(
             query, key, value, mask, use_causal_mask, return_attention_scores, training
         )
-        outputs = ops.reshape(outputs, (-1, length, self.num_heads * head_dim))  # concat heads
-        outputs = self.output_dense(outputs)  # (B, T, D)
+        outputs = self.output_dense(outputs)  # (B, T, N, H) -> (B, T, D): heads concatenated
         return (outputs, weights) if return_attention_scores else outputs
 
     def compute_mask(self, inputs, mask=None):
@@ -276,19 +295,19 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
 
     A decoder uses it to read the encoder: each target token asks a question
     (query) and gathers an answer from the source tokens (keys and values).
-    Same arguments and heads as `MultiHeadSelfAttention`.
+    Same arguments, heads and weight layout as `MultiHeadSelfAttention`.
 
     Args:
         num_heads: number of attention heads.
-        key_dim: width of each head; default `input_width // num_heads`.
-        dropout: dropout rate on the attention weights.
+        key_dim: width of each head; default `hidden_dim // num_heads`.
+        attention_dropout: dropout rate on the attention weights.
         use_bias: whether the projections add a bias.
         kernel_initializer: initializer of the projection kernels.
         bias_initializer: initializer of the projection biases.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: the queries' sequence, `(batch, target_length, dim)`.
+        inputs: the queries' sequence, `(batch, target_length, hidden_dim)`.
         context: the keys' and values' sequence, `(batch, source_length, context_dim)`.
         context_mask: optional padding mask of the context `(batch, source_length)`
             or attention mask `(batch, target_length, source_length)`. (Not called
@@ -298,7 +317,7 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
         training: whether attention dropout is active.
 
     Returns:
-        Tensor of shape `(batch, target_length, dim)`, and the weights if requested.
+        Tensor of shape `(batch, target_length, hidden_dim)`, and the weights if requested.
 
     Example:
 
@@ -311,34 +330,29 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
 
     def build(self, inputs_shape, context_shape=None):
         input_shape = inputs_shape
-        check_rank(input_shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, dim)")
+        check_rank(input_shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, hidden_dim)")
         context_shape = input_shape if context_shape is None else context_shape
-        model_dim = input_shape[-1]
-        head_dim = self._head_dim(model_dim)
-        self.query_dense = self._dense(self.num_heads * head_dim, "query")
+        hidden_dim = input_shape[-1]
+        head_dim = self._head_dim(hidden_dim)
+        self.query_dense = self._projection("query", head_dim)
         self.query_dense.build(input_shape)
-        self.key_value = self._dense(2 * self.num_heads * head_dim, "key_value")
-        self.key_value.build(context_shape)
-        self.output_dense = self._dense(model_dim, "output")
-        self.output_dense.build((*input_shape[:-1], self.num_heads * head_dim))
+        self.key_dense = self._projection("key", head_dim)
+        self.value_dense = self._projection("value", head_dim)
+        self.key_dense.build(context_shape)
+        self.value_dense.build(context_shape)
+        self.output_dense = self._output_projection(hidden_dim)
+        self.output_dense.build((*input_shape[:-1], self.num_heads, head_dim))
 
     def call(
         self, inputs, context, context_mask=None, return_attention_scores=False, training=None
     ):
-        check_rank(inputs.shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, dim)")
+        check_rank(inputs.shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, hidden_dim)")
         check_rank(context.shape, 3, "context", "MultiHeadCrossAttention", "(batch, length, dim)")
-        target_length, source_length = ops.shape(inputs)[1], ops.shape(context)[1]
-        head_dim = self._head_dim(inputs.shape[-1])
-        query = ops.reshape(
-            self.query_dense(inputs), (-1, target_length, self.num_heads, head_dim)
-        )  # (B, T, N, H)
-        key_value = ops.reshape(
-            self.key_value(context), (-1, source_length, 2, self.num_heads, head_dim)
-        )  # (B, S, 2, N, H)
-        key, value = key_value[:, :, 0], key_value[:, :, 1]
+        query = self.query_dense(inputs)  # (B, T, N, H)
+        key = self.key_dense(context)  # (B, S, N, H)
+        value = self.value_dense(context)  # (B, S, N, H)
         outputs, weights = self._attend(
             query, key, value, context_mask, False, return_attention_scores, training
         )
-        outputs = ops.reshape(outputs, (-1, target_length, self.num_heads * head_dim))
-        outputs = self.output_dense(outputs)
+        outputs = self.output_dense(outputs)  # (B, T, D)
         return (outputs, weights) if return_attention_scores else outputs

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keraskit.validation import check_rank
+from keraskit.validation import check_positive_int, check_rank
 
 
 @keras.saving.register_keras_serializable(package="keraskit")
@@ -34,17 +34,18 @@ class RandomShift(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> images = np.ones((2, 6, 6, 1), "float32")
+    >>> images = np.zeros((64, 6, 6, 1), "float32")
+    >>> images[:, 2:4, 2:4] = 1.0  # a 2x2 square in the middle of each image
     >>> shifted = keras.ops.convert_to_numpy(RandomShift(2, seed=1)(images, training=True))
-    >>> shifted.shape, bool(shifted.sum() <= images.sum())
-    ((2, 6, 6, 1), True)
+    >>> corners = np.array([np.argwhere(image[..., 0])[0] for image in shifted])  # top-left pixel
+    >>> moves = np.abs(corners - 2).max(axis=1)  # how far each square moved
+    >>> int(moves.max()), bool((moves > 0).any()), bool((shifted.sum(axis=(1, 2, 3)) == 4).all())
+    (2, True, True)
     """
 
-    def __init__(self, max_shift, seed=None, **kwargs):
+    def __init__(self, max_shift, *, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if int(max_shift) != max_shift or max_shift < 0:
-            raise ValueError(f"`max_shift` must be a whole number of pixels >= 0. Received: {max_shift!r}")
-        self.max_shift = int(max_shift)
+        self.max_shift = check_positive_int(max_shift, "max_shift", minimum=0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = True

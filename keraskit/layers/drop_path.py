@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keraskit.validation import check_rate
+
 
 @keras.saving.register_keras_serializable(package="keraskit")
 class DropPath(keras.layers.Layer):
@@ -35,11 +37,9 @@ class DropPath(keras.layers.Layer):
     (4, 3, 2)
     """
 
-    def __init__(self, rate=0.0, seed=None, **kwargs):
+    def __init__(self, rate=0.0, *, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate}")
-        self.rate = float(rate)
+        self.rate = check_rate(rate, "rate")
         self.seed = seed
         self.supports_masking = True
         self.seed_generator = keras.random.SeedGenerator(seed)

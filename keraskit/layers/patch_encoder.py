@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from keraskit.validation import check_choice, check_rank, to_pair
 from keraskit.layers.position import grid_from_length, sincos_2d_encoding
+from keraskit.validation import check_choice, check_positive_int, check_rank, check_rate, to_pair
 
 
 @keras.saving.register_keras_serializable(package="keraskit")
@@ -13,7 +13,7 @@ class PatchEncoder(keras.layers.Layer):
 
     The three steps that turn `Patches` output into a ViT's input sequence
     (Dosovitskiy et al., 2021, eq. 1):
-    1. a linear projection of each flattened patch to `projection_dim`;
+    1. a linear projection of each flattened patch to `hidden_dim`;
     2. optionally a learnable class token in front, whose final state the
        classifier reads (and, for DeiT, a distillation token after it, whose
        final state a second head reads to imitate a teacher);
@@ -26,7 +26,7 @@ class PatchEncoder(keras.layers.Layer):
     kept as it is.
 
     Args:
-        projection_dim: width of each token.
+        hidden_dim: width of each token.
         grid_size: `(rows, columns)` of the patch grid; default: a square
             grid inferred from the number of patches.
         class_token: whether to prepend a learnable class token.
@@ -46,7 +46,7 @@ class PatchEncoder(keras.layers.Layer):
         training: whether dropout is active.
 
     Returns:
-        Tensor of shape `(batch, num_prefix_tokens + num_patches, projection_dim)`:
+        Tensor of shape `(batch, num_prefix_tokens + num_patches, hidden_dim)`:
         the class (and distillation) token first, then the patches in order.
 
     Example:
@@ -59,7 +59,8 @@ class PatchEncoder(keras.layers.Layer):
 
     def __init__(
         self,
-        projection_dim,
+        hidden_dim,
+        *,
         grid_size=None,
         class_token=False,
         distillation_token=False,
@@ -71,12 +72,12 @@ class PatchEncoder(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_choice(position, ("learned", "sincos2d"), "position")
-        if position == "sincos2d" and projection_dim % 4 != 0:
+        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+        if position == "sincos2d" and self.hidden_dim % 4 != 0:
             raise ValueError(
-                "`projection_dim` must be divisible by 4 with position='sincos2d'. "
-                f"Received: projection_dim={projection_dim}"
+                "`hidden_dim` must be divisible by 4 with position='sincos2d' (sin and cos, "
+                f"for rows and for columns). Received: hidden_dim={hidden_dim}"
             )
-        self.projection_dim = int(projection_dim)
         self.grid_size = None if grid_size is None else to_pair(grid_size, "grid_size")
         self.class_token = bool(class_token)
         self.distillation_token = bool(distillation_token)
@@ -86,13 +87,13 @@ class PatchEncoder(keras.layers.Layer):
                 "(DeiT reads the class token and the distillation token side by side)."
             )
         self.position = position
-        self.dropout = float(dropout)
+        self.dropout = check_rate(dropout, "dropout")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.position_initializer = keras.initializers.get(
             position_initializer or keras.initializers.RandomNormal(stddev=0.02)
         )
         self.projection = keras.layers.Dense(
-            self.projection_dim,
+            self.hidden_dim,
             kernel_initializer=self.kernel_initializer,
             dtype=self.dtype_policy,
             name="projection",
@@ -118,18 +119,18 @@ class PatchEncoder(keras.layers.Layer):
         self.projection.build(input_shape)
         if self.class_token:
             self.class_embedding = self.add_weight(
-                name="class_token", shape=(1, 1, self.projection_dim), initializer="zeros"
+                name="class_token", shape=(self.hidden_dim,), initializer="zeros"
             )
         if self.distillation_token:
             # Not zeros: two identical zero tokens would stay identical forever.
             self.distillation_embedding = self.add_weight(
-                name="distillation_token", shape=(1, 1, self.projection_dim),
+                name="distillation_token", shape=(self.hidden_dim,),
                 initializer=self.position_initializer,
             )
         if self.position == "learned":
             self.position_embedding = self.add_weight(
                 name="position_embedding",
-                shape=(self.num_prefix_tokens + rows * columns, self.projection_dim),
+                shape=(self.num_prefix_tokens + rows * columns, self.hidden_dim),
                 initializer=self.position_initializer,
             )
 
@@ -161,7 +162,7 @@ class PatchEncoder(keras.layers.Layer):
         """Position vectors `(num_prefix_tokens + rows * columns, dim)` for a grid."""
         prefix = self.num_prefix_tokens
         if self.position == "sincos2d":
-            positions = sincos_2d_encoding(grid_size, self.projection_dim)
+            positions = sincos_2d_encoding(grid_size, self.hidden_dim)
             if prefix:  # the class and distillation tokens have no place in the image
                 positions = ops.pad(positions, ((prefix, 0), (0, 0)))
             return positions
@@ -176,7 +177,7 @@ class PatchEncoder(keras.layers.Layer):
             grid, grid_size, interpolation="bilinear", antialias=False,
             data_format="channels_last",
         )
-        grid = ops.reshape(grid, (grid_size[0] * grid_size[1], self.projection_dim))
+        grid = ops.reshape(grid, (grid_size[0] * grid_size[1], self.hidden_dim))
         return ops.concatenate([class_position, ops.cast(grid, class_position.dtype)], axis=0)
 
     def call(self, patches, grid_size=None, training=None):
@@ -191,21 +192,21 @@ class PatchEncoder(keras.layers.Layer):
             prefix.append(self.distillation_embedding)
         if prefix:
             batch = ops.shape(tokens)[0]
-            prefix = ops.cast(ops.concatenate(prefix, axis=1), tokens.dtype)  # (1, P, D)
-            prefix = ops.broadcast_to(prefix, (batch, self.num_prefix_tokens, self.projection_dim))
+            prefix = ops.stack([ops.cast(token, tokens.dtype) for token in prefix])[None]  # (1, P, D)
+            prefix = ops.broadcast_to(prefix, (batch, self.num_prefix_tokens, self.hidden_dim))
             tokens = ops.concatenate([prefix, tokens], axis=1)  # (B, P + N, D)
         tokens = tokens + ops.cast(self._positions(grid_size), tokens.dtype)[None]
         return self.dropout_layer(tokens, training=training)
 
     def compute_output_shape(self, input_shape):
         length = None if input_shape[1] is None else input_shape[1] + self.num_prefix_tokens
-        return (input_shape[0], length, self.projection_dim)
+        return (input_shape[0], length, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "projection_dim": self.projection_dim,
+                "hidden_dim": self.hidden_dim,
                 "grid_size": self.grid_size,
                 "class_token": self.class_token,
                 "distillation_token": self.distillation_token,

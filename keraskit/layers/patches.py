@@ -8,7 +8,7 @@ right, then top to bottom), each flattened into one vector.
 import keras
 from keras import ops
 
-from keraskit.validation import check_rank, to_pair
+from keraskit.validation import check_positive_int, check_rank, to_pair
 
 
 def _check_divisible(image_height, image_width, patch_size, layer):
@@ -37,6 +37,9 @@ class Patches(keras.layers.Layer):
 
     Args:
         patch_size: int or `(patch_height, patch_width)`.
+        channels: optional number of channels the images must have; a model
+            built for grey images then rejects colour ones with a clear message
+            (`vit()` sets it). None accepts any.
         **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Call arguments:
@@ -54,13 +57,24 @@ class Patches(keras.layers.Layer):
     (2, 6, 768)
     """
 
-    def __init__(self, patch_size, **kwargs):
+    def __init__(self, patch_size, *, channels=None, **kwargs):
         super().__init__(**kwargs)
         self.patch_size = to_pair(patch_size, "patch_size")
+        self.channels = None if channels is None else check_positive_int(channels, "channels")
+
+    def _check_channels(self, shape):
+        if self.channels is not None and shape[-1] is not None and shape[-1] != self.channels:
+            raise ValueError(
+                f"Patches expects images with {self.channels} channel(s) (`channels`="
+                f"{self.channels}). Received images of shape {tuple(shape)}, with {shape[-1]} "
+                f"channel(s). A model from `vit(channels={self.channels})` takes only such "
+                f"images: build it with channels={shape[-1]} for these."
+            )
 
     def build(self, input_shape):
         check_rank(input_shape, 4, "images", "Patches", "(batch, height, width, channels)")
         _check_divisible(input_shape[1], input_shape[2], self.patch_size, "Patches")
+        self._check_channels(input_shape)
 
     def grid_size(self, image_height, image_width):
         """`(rows, columns)` of the patch grid for an image of this size."""
@@ -69,6 +83,7 @@ class Patches(keras.layers.Layer):
 
     def call(self, images):
         check_rank(images.shape, 4, "images", "Patches", "(batch, height, width, channels)")
+        self._check_channels(images.shape)
         patch_height, patch_width = self.patch_size
         _, height, width, channels = ops.shape(images)
         _check_divisible(height, width, self.patch_size, "Patches")
@@ -91,7 +106,7 @@ class Patches(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"patch_size": self.patch_size})
+        config.update({"patch_size": self.patch_size, "channels": self.channels})
         return config
 
 
@@ -158,7 +173,7 @@ class PatchEmbedding(keras.layers.Layer):
 
     Args:
         patch_size: int or `(patch_height, patch_width)`.
-        projection_dim: size of each patch's embedding.
+        hidden_dim: size of each patch's embedding (the model width).
         use_bias: whether the projection adds a bias.
         kernel_initializer: initializer of the convolution kernel.
         bias_initializer: initializer of the bias.
@@ -168,7 +183,7 @@ class PatchEmbedding(keras.layers.Layer):
         images: tensor of shape `(batch, height, width, channels)`.
 
     Returns:
-        Tensor of shape `(batch, num_patches, projection_dim)`.
+        Tensor of shape `(batch, num_patches, hidden_dim)`.
 
     Example:
 
@@ -180,7 +195,8 @@ class PatchEmbedding(keras.layers.Layer):
     def __init__(
         self,
         patch_size,
-        projection_dim,
+        hidden_dim,
+        *,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -188,12 +204,12 @@ class PatchEmbedding(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.patch_size = to_pair(patch_size, "patch_size")
-        self.projection_dim = int(projection_dim)
+        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.projection = keras.layers.Conv2D(
-            self.projection_dim,
+            self.hidden_dim,
             kernel_size=self.patch_size,
             strides=self.patch_size,
             padding="valid",
@@ -220,14 +236,14 @@ class PatchEmbedding(keras.layers.Layer):
         num_patches = None
         if height is not None and width is not None:
             num_patches = (height // self.patch_size[0]) * (width // self.patch_size[1])
-        return (batch, num_patches, self.projection_dim)
+        return (batch, num_patches, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "patch_size": self.patch_size,
-                "projection_dim": self.projection_dim,
+                "hidden_dim": self.hidden_dim,
                 "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),

@@ -11,41 +11,41 @@ import math
 import keras
 from keras import ops
 
-from keraskit.validation import check_choice, to_pair
+from keraskit.validation import check_choice, check_positive_int, to_pair
 
 
-def sinusoidal_encoding(length, dim, start_index=0, max_wavelength=10000.0):
-    """The sinusoidal encoding of Vaswani et al. (2017), as a `(length, dim)` tensor.
+def sinusoidal_encoding(length, hidden_dim, *, start_index=0, max_wavelength=10000.0):
+    """The sinusoidal encoding of Vaswani et al. (2017), as a `(length, hidden_dim)` tensor.
 
-    `PE[pos, 2i] = sin(pos / max_wavelength^(2i / dim))` and
-    `PE[pos, 2i + 1] = cos(pos / max_wavelength^(2i / dim))`: each pair of
+    `PE[pos, 2i] = sin(pos / max_wavelength^(2i / hidden_dim))` and
+    `PE[pos, 2i + 1] = cos(pos / max_wavelength^(2i / hidden_dim))`: each pair of
     dimensions is a clock turning at its own speed, from one turn every 2*pi
     positions down to one every `2*pi*max_wavelength`.
 
     Example:
 
-    >>> encoding = sinusoidal_encoding(length=50, dim=16)
+    >>> encoding = sinusoidal_encoding(length=50, hidden_dim=16)
     >>> tuple(encoding.shape)
     (50, 16)
     """
     positions = ops.arange(length, dtype="float32") + ops.cast(start_index, "float32")
-    dims = ops.arange(dim)
+    dims = ops.arange(hidden_dim)
     pair_index = ops.cast(dims // 2, "float32")  # i in the formula: dims 2i and 2i+1 share it
-    inverse_frequency = ops.power(max_wavelength, -2.0 * pair_index / dim)
-    angles = positions[:, None] * inverse_frequency[None, :]  # (length, dim)
+    inverse_frequency = ops.power(max_wavelength, -2.0 * pair_index / hidden_dim)
+    angles = positions[:, None] * inverse_frequency[None, :]  # (length, hidden_dim)
     return ops.where(dims % 2 == 0, ops.sin(angles), ops.cos(angles))
 
 
-def sincos_2d_encoding(grid_size, dim, max_wavelength=10000.0):
+def sincos_2d_encoding(grid_size, hidden_dim, *, max_wavelength=10000.0):
     """A fixed 2D sin-cos encoding for a `(rows, columns)` grid of patches.
 
-    The first half of the `dim` values encodes the row, the second half the
-    column, each with 1D sines and cosines (`dim / 4` frequencies each), as in
+    The first half of the `hidden_dim` values encodes the row, the second half the
+    column, each with 1D sines and cosines (`hidden_dim / 4` frequencies each), as in
     MAE (He et al. 2021) and "Better plain ViT baselines" (Beyer et al. 2022).
     Tokens are in row-major order, like `Patches`.
 
     Returns:
-        Tensor of shape `(rows * columns, dim)`.
+        Tensor of shape `(rows * columns, hidden_dim)`.
 
     Example:
 
@@ -53,12 +53,12 @@ def sincos_2d_encoding(grid_size, dim, max_wavelength=10000.0):
     (196, 768)
     """
     rows, columns = to_pair(grid_size, "grid_size")
-    if dim % 4 != 0:
+    if hidden_dim % 4 != 0:
         raise ValueError(
-            "`dim` must be divisible by 4 for a 2D sin-cos encoding (sin and cos, for "
-            f"rows and for columns). Received: dim={dim}"
+            "`hidden_dim` must be divisible by 4 for a 2D sin-cos encoding (sin and cos, for "
+            f"rows and for columns). Received: hidden_dim={hidden_dim}"
         )
-    quarter = dim // 4
+    quarter = hidden_dim // 4
     frequency = ops.power(max_wavelength, -ops.arange(quarter, dtype="float32") / quarter)
     token = ops.arange(rows * columns)
     row = ops.cast(token // columns, "float32")[:, None] * frequency[None, :]
@@ -72,7 +72,7 @@ def _check_sequence_input(shape, layer):
     if len(shape) < 2:
         raise ValueError(
             f"{layer} expects `inputs` of rank >= 2 with layout (..., sequence_length, "
-            f"dim). Received `inputs` of shape {tuple(shape)}."
+            f"hidden_dim). Received `inputs` of shape {tuple(shape)}."
         )
 
 
@@ -90,7 +90,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: tensor of shape `(batch, sequence_length, dim)`.
+        inputs: tensor of shape `(batch, sequence_length, hidden_dim)`.
         start_index: position of the first token, e.g. the number of tokens
             already decoded when generating one token at a time. Default 0.
 
@@ -105,7 +105,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     (2, 10, 32)
     """
 
-    def __init__(self, max_wavelength=10000.0, **kwargs):
+    def __init__(self, *, max_wavelength=10000.0, **kwargs):
         super().__init__(**kwargs)
         if max_wavelength <= 0:
             raise ValueError(
@@ -117,7 +117,9 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     def call(self, inputs, start_index=0):
         _check_sequence_input(inputs.shape, "SinusoidalPositionEncoding")
         shape = ops.shape(inputs)
-        encoding = sinusoidal_encoding(shape[-2], shape[-1], start_index, self.max_wavelength)
+        encoding = sinusoidal_encoding(
+            shape[-2], shape[-1], start_index=start_index, max_wavelength=self.max_wavelength
+        )
         return ops.broadcast_to(ops.cast(encoding, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):
@@ -144,7 +146,7 @@ class SinCos2DPositionEncoding(keras.layers.Layer):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: tensor of shape `(batch, rows * columns, dim)`, `dim` divisible by 4.
+        inputs: tensor of shape `(batch, rows * columns, hidden_dim)`, `hidden_dim` divisible by 4.
 
     Returns:
         Tensor with the shape and dtype of `inputs`.
@@ -157,7 +159,7 @@ class SinCos2DPositionEncoding(keras.layers.Layer):
     (1, 24, 8)
     """
 
-    def __init__(self, grid_size, max_wavelength=10000.0, **kwargs):
+    def __init__(self, grid_size, *, max_wavelength=10000.0, **kwargs):
         super().__init__(**kwargs)
         self.grid_size = to_pair(grid_size, "grid_size")
         self.max_wavelength = float(max_wavelength)
@@ -173,7 +175,7 @@ class SinCos2DPositionEncoding(keras.layers.Layer):
                 f"{rows * columns} positions, but `inputs` has {length} tokens "
                 f"(shape {tuple(inputs.shape)})."
             )
-        encoding = sincos_2d_encoding(self.grid_size, inputs.shape[-1], self.max_wavelength)
+        encoding = sincos_2d_encoding(self.grid_size, inputs.shape[-1], max_wavelength=self.max_wavelength)
         return ops.broadcast_to(ops.cast(encoding, self.compute_dtype), ops.shape(inputs))
 
     def compute_output_shape(self, input_shape):
@@ -200,7 +202,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: tensor of shape `(batch, length, dim)` with `length <= sequence_length`.
+        inputs: tensor of shape `(batch, length, hidden_dim)` with `length <= sequence_length`.
         start_index: first position to return (for decoding one token at a time).
 
     Returns:
@@ -214,13 +216,9 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     (2, 5, 16)
     """
 
-    def __init__(self, sequence_length, initializer=None, **kwargs):
+    def __init__(self, sequence_length, *, initializer=None, **kwargs):
         super().__init__(**kwargs)
-        if int(sequence_length) < 1:
-            raise ValueError(
-                f"`sequence_length` must be >= 1. Received: sequence_length={sequence_length}"
-            )
-        self.sequence_length = int(sequence_length)
+        self.sequence_length = check_positive_int(sequence_length, "sequence_length")
         self.initializer = keras.initializers.get(
             initializer or keras.initializers.RandomNormal(stddev=0.02)
         )
@@ -285,7 +283,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Args:
         vocabulary_size: number of distinct token ids.
         sequence_length: longest sequence (used by the learned position embedding).
-        embedding_dim: size of each embedding vector.
+        hidden_dim: size of each embedding vector (the model width).
         mask_zero: whether id 0 is padding to be masked.
         position: `"learned"` (default) or `"sinusoidal"`.
         embeddings_initializer: initializer of the token embedding table.
@@ -296,12 +294,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         start_index: position of the first token, for decoding step by step.
 
     Returns:
-        Tensor of shape `(batch, length, embedding_dim)`.
+        Tensor of shape `(batch, length, hidden_dim)`.
 
     Example:
 
     >>> import keras, numpy as np
-    >>> layer = TokenAndPositionEmbedding(100, 8, 16, mask_zero=True)
+    >>> layer = TokenAndPositionEmbedding(100, 8, hidden_dim=16, mask_zero=True)
     >>> ids = np.array([[5, 7, 9, 0, 0]])
     >>> tuple(layer(ids).shape)
     (1, 5, 16)
@@ -313,7 +311,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self,
         vocabulary_size,
         sequence_length,
-        embedding_dim,
+        *,
+        hidden_dim,
         mask_zero=False,
         position="learned",
         embeddings_initializer="uniform",
@@ -321,16 +320,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_choice(position, ("learned", "sinusoidal"), "position")
-        self.vocabulary_size = int(vocabulary_size)
-        self.sequence_length = int(sequence_length)
-        self.embedding_dim = int(embedding_dim)
+        self.vocabulary_size = check_positive_int(vocabulary_size, "vocabulary_size")
+        self.sequence_length = check_positive_int(sequence_length, "sequence_length")
+        self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
         self.mask_zero = bool(mask_zero)
         self.position = position
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.supports_masking = self.mask_zero
         self.token_embedding = keras.layers.Embedding(
             self.vocabulary_size,
-            self.embedding_dim,
+            self.hidden_dim,
             embeddings_initializer=self.embeddings_initializer,
             mask_zero=self.mask_zero,
             dtype=self.dtype_policy,
@@ -352,7 +351,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 f"(batch, length). Received shape {tuple(input_shape)}."
             )
         self.token_embedding.build(input_shape)
-        self.position_embedding.build((*input_shape, self.embedding_dim))
+        self.position_embedding.build((*input_shape, self.hidden_dim))
 
     def call(self, token_ids, start_index=0):
         tokens = self.token_embedding(token_ids)  # (B, T) -> (B, T, D)
@@ -364,7 +363,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return ops.not_equal(inputs, 0)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape, self.embedding_dim)
+        return (*input_shape, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()
@@ -372,7 +371,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             {
                 "vocabulary_size": self.vocabulary_size,
                 "sequence_length": self.sequence_length,
-                "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim,
                 "mask_zero": self.mask_zero,
                 "position": self.position,
                 "embeddings_initializer": keras.initializers.serialize(

@@ -9,9 +9,9 @@ and GPT-2, trains stably without warmup tricks) or after the addition
 
 import keras
 
-from keraskit.validation import check_rank
 from keraskit.layers.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 from keraskit.layers.drop_path import DropPath
+from keraskit.validation import check_positive_int, check_rank, check_rate
 
 
 class _BlockBase(keras.layers.Layer):
@@ -20,12 +20,13 @@ class _BlockBase(keras.layers.Layer):
     def __init__(
         self,
         num_heads,
-        mlp_dim,
+        *,
+        intermediate_dim,
         key_dim=None,
         dropout=0.0,
         attention_dropout=0.0,
         drop_path=0.0,
-        norm_first=True,
+        normalize_first=True,
         activation="gelu",
         layer_norm_epsilon=1e-6,
         use_bias=True,
@@ -34,21 +35,19 @@ class _BlockBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(mlp_dim) < 1:
-            raise ValueError(f"`mlp_dim` must be >= 1. Received: mlp_dim={mlp_dim}")
-        for name, rate in (("dropout", dropout), ("attention_dropout", attention_dropout),
-                           ("drop_path", drop_path)):
-            if not 0.0 <= rate < 1.0:
-                raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={rate}")
-        self.num_heads = int(num_heads)
-        self.mlp_dim = int(mlp_dim)
-        self.key_dim = key_dim
-        self.dropout = float(dropout)
-        self.attention_dropout = float(attention_dropout)
-        self.drop_path = float(drop_path)
-        self.norm_first = bool(norm_first)
+        self.num_heads = check_positive_int(num_heads, "num_heads")
+        self.intermediate_dim = check_positive_int(intermediate_dim, "intermediate_dim")
+        self.key_dim = None if key_dim is None else check_positive_int(key_dim, "key_dim")
+        self.dropout = check_rate(dropout, "dropout")
+        self.attention_dropout = check_rate(attention_dropout, "attention_dropout")
+        self.drop_path = check_rate(drop_path, "drop_path")
+        self.normalize_first = bool(normalize_first)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        if not self.layer_norm_epsilon > 0:
+            raise ValueError(
+                f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
+            )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
@@ -58,7 +57,7 @@ class _BlockBase(keras.layers.Layer):
         return dict(
             num_heads=self.num_heads,
             key_dim=self.key_dim,
-            dropout=self.attention_dropout,
+            attention_dropout=self.attention_dropout,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -71,7 +70,7 @@ class _BlockBase(keras.layers.Layer):
         )
 
     def _build_mlp(self, input_shape):
-        """Two Dense layers, widening to `mlp_dim` then back: applied to each token alone."""
+        """Two Dense layers, widening to `intermediate_dim` then back: applied to each token alone."""
         dense = dict(
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
@@ -81,41 +80,41 @@ class _BlockBase(keras.layers.Layer):
         self.mlp_norm = self._norm("mlp_norm")
         self.mlp_norm.build(input_shape)
         self.mlp_hidden = keras.layers.Dense(
-            self.mlp_dim, activation=self.activation, name="mlp_hidden", **dense
+            self.intermediate_dim, activation=self.activation, name="mlp_hidden", **dense
         )
         self.mlp_hidden.build(input_shape)
         self.mlp_output = keras.layers.Dense(input_shape[-1], name="mlp_output", **dense)
-        self.mlp_output.build((*input_shape[:-1], self.mlp_dim))
+        self.mlp_output.build((*input_shape[:-1], self.intermediate_dim))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.drop_path_layer = DropPath(self.drop_path, dtype=self.dtype_policy)
 
     def _mlp(self, x, training):
-        x = self.mlp_hidden(x)  # (B, T, D) -> (B, T, mlp_dim)
+        x = self.mlp_hidden(x)  # (B, T, D) -> (B, T, intermediate_dim)
         x = self.dropout_layer(x, training=training)
         return self.mlp_output(x)  # -> (B, T, D)
 
     def _residual(self, x, norm, sublayer, training):
         """`x + f(norm(x))` (pre-norm) or `norm(x + f(x))` (post-norm)."""
-        if self.norm_first:
+        if self.normalize_first:
             branch, extra = sublayer(norm(x))
         else:
             branch, extra = sublayer(x)
         branch = self.drop_path_layer(self.dropout_layer(branch, training=training),
                                       training=training)
         x = x + branch
-        return (x if self.norm_first else norm(x)), extra
+        return (x if self.normalize_first else norm(x)), extra
 
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "num_heads": self.num_heads,
-                "mlp_dim": self.mlp_dim,
+                "intermediate_dim": self.intermediate_dim,
                 "key_dim": self.key_dim,
                 "dropout": self.dropout,
                 "attention_dropout": self.attention_dropout,
                 "drop_path": self.drop_path,
-                "norm_first": self.norm_first,
+                "normalize_first": self.normalize_first,
                 "activation": keras.activations.serialize(self.activation),
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "use_bias": self.use_bias,
@@ -130,20 +129,24 @@ class _BlockBase(keras.layers.Layer):
 class TransformerBlock(_BlockBase):
     """One Transformer encoder block: self-attention then an MLP, each with a residual.
 
-    Pre-norm (`norm_first=True`, the ViT default):
+    Pre-norm (`normalize_first=True`, the ViT default):
     `x = x + Attention(LayerNorm(x))`, then `x = x + MLP(LayerNorm(x))`.
-    Post-norm (`norm_first=False`, Vaswani et al. 2017):
+    Post-norm (`normalize_first=False`, Vaswani et al. 2017):
     `x = LayerNorm(x + Attention(x))`, then `x = LayerNorm(x + MLP(x))`.
-    The MLP is `Dense(mlp_dim, activation) -> Dense(dim)`, applied to each token.
+    The MLP is `Dense(intermediate_dim, activation) -> Dense(hidden_dim)`, applied to
+    each token. Arguments are the words of KerasHub's `TransformerEncoder`; all but
+    `num_heads` are keyword-only, so a call in another library's order
+    (`TransformerBlock(256, 4)`) fails instead of building 256 heads.
 
     Args:
         num_heads: number of attention heads.
-        mlp_dim: hidden width of the MLP (usually 4x the model width).
-        key_dim: width of each attention head; default `dim // num_heads`.
-        dropout: dropout after the attention output and inside/after the MLP.
+        intermediate_dim: hidden width of the MLP (usually 4x the model width).
+        key_dim: width of each attention head; default `hidden_dim // num_heads`.
+        dropout: dropout rate on activations: the attention output, the MLP's
+            hidden layer and its output.
         attention_dropout: dropout on the attention weights.
         drop_path: stochastic-depth rate for both residual branches.
-        norm_first: pre-norm (True) or post-norm (False).
+        normalize_first: pre-norm (True) or post-norm (False).
         activation: MLP activation; `"gelu"` as in ViT and BERT.
         layer_norm_epsilon: epsilon of the LayerNorms (1e-6 as in ViT).
         use_bias: whether the Dense layers add biases.
@@ -152,7 +155,7 @@ class TransformerBlock(_BlockBase):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: tensor of shape `(batch, length, dim)`.
+        inputs: tensor of shape `(batch, length, hidden_dim)`.
         mask: optional padding mask `(batch, length)` or attention mask
             `(batch, length, length)`, as in `MultiHeadSelfAttention`.
         use_causal_mask: if True, each position attends only to earlier ones.
@@ -160,19 +163,19 @@ class TransformerBlock(_BlockBase):
         training: whether dropout and drop-path are active.
 
     Returns:
-        Tensor of shape `(batch, length, dim)`, and the attention weights
+        Tensor of shape `(batch, length, hidden_dim)`, and the attention weights
         `(batch, num_heads, length, length)` if `return_attention_scores=True`.
 
     Example:
 
     >>> import numpy as np
-    >>> block = TransformerBlock(num_heads=4, mlp_dim=128)
+    >>> block = TransformerBlock(num_heads=4, intermediate_dim=128)
     >>> tuple(block(np.random.rand(2, 16, 32).astype("float32")).shape)
     (2, 16, 32)
     """
 
     def build(self, input_shape):
-        check_rank(input_shape, 3, "inputs", "TransformerBlock", "(batch, length, dim)")
+        check_rank(input_shape, 3, "inputs", "TransformerBlock", "(batch, length, hidden_dim)")
         self.attention = MultiHeadSelfAttention(name="attention", **self._attention_args())
         self.attention.build(input_shape)
         self.attention_norm = self._norm("attention_norm")
@@ -214,13 +217,13 @@ class TransformerDecoderBlock(_BlockBase):
     causal (a token cannot peek at the tokens after it, which do not exist yet
     at generation time); its cross-attention reads the encoder's outputs; its
     MLP transforms each token. Each sub-layer has a residual and a LayerNorm,
-    before (`norm_first=True`) or after it, as in `TransformerBlock`.
+    before (`normalize_first=True`) or after it, as in `TransformerBlock`.
 
     Args:
         Same as `TransformerBlock`.
 
     Call arguments:
-        inputs: the target sequence so far, `(batch, target_length, dim)`.
+        inputs: the target sequence so far, `(batch, target_length, hidden_dim)`.
         encoder_outputs: `(batch, source_length, encoder_dim)`.
         mask: optional padding mask of the target `(batch, target_length)`.
         encoder_mask: optional padding mask of the source `(batch, source_length)`.
@@ -231,13 +234,13 @@ class TransformerDecoderBlock(_BlockBase):
         training: whether dropout and drop-path are active.
 
     Returns:
-        Tensor of shape `(batch, target_length, dim)`; with
+        Tensor of shape `(batch, target_length, hidden_dim)`; with
         `return_attention_scores=True`, `(outputs, self_weights, cross_weights)`.
 
     Example:
 
     >>> import numpy as np
-    >>> block = TransformerDecoderBlock(num_heads=2, mlp_dim=32)
+    >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
     >>> target, source = np.ones((1, 4, 16)), np.ones((1, 6, 16))
     >>> tuple(block(target, source).shape)
     (1, 4, 16)
@@ -245,7 +248,7 @@ class TransformerDecoderBlock(_BlockBase):
 
     def build(self, inputs_shape, encoder_outputs_shape=None):
         input_shape = inputs_shape
-        check_rank(input_shape, 3, "inputs", "TransformerDecoderBlock", "(batch, length, dim)")
+        check_rank(input_shape, 3, "inputs", "TransformerDecoderBlock", "(batch, length, hidden_dim)")
         encoder_outputs_shape = encoder_outputs_shape or input_shape
         self.self_attention = MultiHeadSelfAttention(
             name="self_attention", **self._attention_args()

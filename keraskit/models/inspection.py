@@ -36,8 +36,8 @@ def attention_maps(model, images):
 
     >>> import numpy as np
     >>> from keraskit.models import vit
-    >>> model = vit(image_size=16, patch_size=4, num_classes=3, dim=16, depth=2,
-    ...             num_heads=2, mlp_dim=32, channels=1)
+    >>> model = vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=16, num_layers=2,
+    ...             num_heads=2, intermediate_dim=32, channels=1)
     >>> maps = attention_maps(model, np.zeros((1, 16, 16, 1)))
     >>> len(maps), maps[0].shape
     (2, (1, 2, 17, 17))
@@ -52,7 +52,7 @@ def attention_maps(model, images):
     return maps
 
 
-def attention_rollout(model, images, head_fusion="mean"):
+def attention_rollout(model, images, *, head_fusion="mean"):
     """Attention rollout (Abnar & Zuidema, 2020): which patches the prediction draws on.
 
     One block's attention says where each token looks; but a token's state
@@ -76,8 +76,8 @@ def attention_rollout(model, images, head_fusion="mean"):
 
     >>> import numpy as np
     >>> from keraskit.models import vit
-    >>> model = vit(image_size=16, patch_size=4, num_classes=3, dim=16, depth=2,
-    ...             num_heads=2, mlp_dim=32, channels=1)
+    >>> model = vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=16, num_layers=2,
+    ...             num_heads=2, intermediate_dim=32, channels=1)
     >>> attention_rollout(model, np.zeros((1, 16, 16, 1))).shape
     (1, 4, 4)
     """

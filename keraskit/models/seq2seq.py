@@ -4,25 +4,28 @@ import keras
 import numpy as np
 
 from keraskit.layers import TokenAndPositionEmbedding, TransformerBlock, TransformerDecoderBlock
+from keraskit.validation import check_divides, check_positive_int, check_rate
 
 
 def seq2seq_transformer(
     source_vocabulary_size,
     target_vocabulary_size,
+    *,
     source_length,
     target_length,
-    dim=64,
-    depth=2,
+    hidden_dim=64,
+    num_layers=2,
     num_heads=4,
-    mlp_dim=128,
+    intermediate_dim=128,
     dropout=0.1,
+    attention_dropout=0.0,
     name="seq2seq_transformer",
 ):
     """Builds an encoder-decoder Transformer as a functional `keras.Model`.
 
     Encoder: source ids -> `TokenAndPositionEmbedding(mask_zero=True)` ->
-    `depth` `TransformerBlock`s -> LayerNorm. Decoder: target ids ->
-    `TokenAndPositionEmbedding` -> `depth` `TransformerDecoderBlock`s (causal
+    `num_layers` `TransformerBlock`s -> LayerNorm. Decoder: target ids ->
+    `TokenAndPositionEmbedding` -> `num_layers` `TransformerDecoderBlock`s (causal
     self-attention, then cross-attention to the encoder outputs with the
     source padding masked out) -> LayerNorm -> Dense logits over the target
     vocabulary. Id 0 is padding in the source. The target needs no padding
@@ -34,11 +37,12 @@ def seq2seq_transformer(
         target_vocabulary_size: number of target token ids.
         source_length: longest source sequence.
         target_length: longest decoder input sequence.
-        dim: width of every token, in encoder and decoder.
-        depth: number of blocks in the encoder and in the decoder.
-        num_heads: attention heads per block; must divide `dim`.
-        mlp_dim: hidden width of each block's MLP.
-        dropout: dropout rate in the blocks.
+        hidden_dim: width of every token, in encoder and decoder.
+        num_layers: number of blocks in the encoder and in the decoder.
+        num_heads: attention heads per block; must divide `hidden_dim`.
+        intermediate_dim: hidden width of each block's MLP.
+        dropout: dropout rate on activations in the blocks.
+        attention_dropout: dropout rate on attention weights.
         name: model name.
 
     Returns:
@@ -50,47 +54,46 @@ def seq2seq_transformer(
     Example:
 
     >>> model = seq2seq_transformer(40, 13, source_length=4, target_length=4,
-    ...                             dim=16, depth=1, num_heads=2, mlp_dim=32)
+    ...                             hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32)
     >>> model.output_shape
     (None, 4, 13)
     """
-    for arg, value in (("source_vocabulary_size", source_vocabulary_size),
-                       ("target_vocabulary_size", target_vocabulary_size),
-                       ("source_length", source_length), ("target_length", target_length),
-                       ("dim", dim), ("depth", depth), ("num_heads", num_heads),
-                       ("mlp_dim", mlp_dim)):
-        if int(value) < 1:
-            raise ValueError(f"`{arg}` must be >= 1. Received: {arg}={value}")
-    if dim % num_heads != 0:
-        raise ValueError(
-            f"`num_heads`={num_heads} does not divide `dim`={dim}; each head gets "
-            f"dim / num_heads channels. Choose num_heads among the divisors of {dim}."
-        )
+    names = ("source_vocabulary_size", "target_vocabulary_size", "source_length", "target_length",
+             "hidden_dim", "num_layers", "num_heads", "intermediate_dim")
+    values = (source_vocabulary_size, target_vocabulary_size, source_length, target_length,
+              hidden_dim, num_layers, num_heads, intermediate_dim)
+    (source_vocabulary_size, target_vocabulary_size, source_length, target_length,
+     hidden_dim, num_layers, num_heads, intermediate_dim) = (
+        check_positive_int(value, name) for name, value in zip(names, values, strict=True))
+    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
+    dropout = check_rate(dropout, "dropout")
+    attention_dropout = check_rate(attention_dropout, "attention_dropout")
+    block_args = dict(intermediate_dim=intermediate_dim, dropout=dropout,
+                      attention_dropout=attention_dropout)
 
     source_ids = keras.Input((source_length,), dtype="int32", name="source_ids")
     target_ids = keras.Input((target_length,), dtype="int32", name="target_ids")
 
     # Encoder: every source word attends to every other (padding masked out).
-    x = TokenAndPositionEmbedding(source_vocabulary_size, source_length, dim,
+    x = TokenAndPositionEmbedding(source_vocabulary_size, source_length, hidden_dim=hidden_dim,
                                   mask_zero=True, name="source_embedding")(source_ids)
-    for index in range(depth):
-        x = TransformerBlock(num_heads, mlp_dim, dropout=dropout, name=f"encoder_block_{index}")(x)
+    for index in range(num_layers):
+        x = TransformerBlock(num_heads, name=f"encoder_block_{index}", **block_args)(x)
     encoder_outputs = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
     source_mask = keras.ops.not_equal(source_ids, 0)  # (B, S): True for real words
 
     # Decoder: causal self-attention over the target so far, cross-attention to the source.
-    y = TokenAndPositionEmbedding(target_vocabulary_size, target_length, dim,
+    y = TokenAndPositionEmbedding(target_vocabulary_size, target_length, hidden_dim=hidden_dim,
                                   name="target_embedding")(target_ids)
-    for index in range(depth):
-        y = TransformerDecoderBlock(num_heads, mlp_dim, dropout=dropout,
-                                    name=f"decoder_block_{index}")(
+    for index in range(num_layers):
+        y = TransformerDecoderBlock(num_heads, name=f"decoder_block_{index}", **block_args)(
             y, encoder_outputs, encoder_mask=source_mask)
     y = keras.layers.LayerNormalization(epsilon=1e-6, name="decoder_norm")(y)
     logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="logits")(y)
     return keras.Model([source_ids, target_ids], logits, name=name)
 
 
-def greedy_decode(model, source_ids, start_id, end_id, max_length, pad_id=0):
+def greedy_decode(model, source_ids, *, start_id, end_id, max_length, pad_id=0):
     """Writes target sequences one token at a time, always taking the most likely token.
 
     Starts every sequence with `start_id`; at step t runs the model on the
@@ -118,7 +121,7 @@ def greedy_decode(model, source_ids, start_id, end_id, max_length, pad_id=0):
 
     >>> import numpy as np
     >>> model = seq2seq_transformer(10, 6, source_length=3, target_length=4,
-    ...                             dim=8, depth=1, num_heads=2, mlp_dim=16)
+    ...                             hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16)
     >>> ids = greedy_decode(model, np.array([[3, 4, 0]]), start_id=1, end_id=2, max_length=4)
     >>> ids.shape[0], ids.shape[1] <= 4
     (1, True)

@@ -3,23 +3,26 @@
 import keras
 
 from keraskit.layers import TokenAndPositionEmbedding, TokenPooling, TransformerBlock
+from keraskit.validation import check_divides, check_positive_int, check_rate
 
 
 def text_classifier(
     vocabulary_size,
     sequence_length,
+    *,
     num_classes=2,
-    embedding_dim=64,
-    depth=2,
+    hidden_dim=64,
+    num_layers=2,
     num_heads=4,
-    mlp_dim=128,
+    intermediate_dim=128,
     dropout=0.1,
+    attention_dropout=0.0,
     layer_norm_epsilon=1e-6,
     name="text_classifier",
 ):
     """Builds a Transformer encoder text classifier as a functional `keras.Model`.
 
-    token ids -> `TokenAndPositionEmbedding(mask_zero=True)` -> `depth`
+    token ids -> `TokenAndPositionEmbedding(mask_zero=True)` -> `num_layers`
     pre-norm `TransformerBlock`s -> LayerNorm -> `TokenPooling("gap")` -> Dense.
 
     Id 0 is padding. The embedding turns it into a padding mask that Keras
@@ -32,11 +35,12 @@ def text_classifier(
         vocabulary_size: number of token ids, padding (0) included.
         sequence_length: the longest input, in tokens.
         num_classes: number of output classes.
-        embedding_dim: width of every token vector.
-        depth: number of Transformer blocks.
-        num_heads: attention heads per block; must divide `embedding_dim`.
-        mlp_dim: hidden width of each block's MLP.
-        dropout: dropout rate inside the blocks.
+        hidden_dim: width of every token vector.
+        num_layers: number of Transformer blocks.
+        num_heads: attention heads per block; must divide `hidden_dim`.
+        intermediate_dim: hidden width of each block's MLP.
+        dropout: dropout rate on activations inside the blocks.
+        attention_dropout: dropout rate on attention weights.
         layer_norm_epsilon: epsilon of every LayerNorm.
         name: model name.
 
@@ -47,34 +51,36 @@ def text_classifier(
     Example:
 
     >>> import numpy as np
-    >>> model = text_classifier(vocabulary_size=100, sequence_length=16, embedding_dim=32)
+    >>> model = text_classifier(vocabulary_size=100, sequence_length=16, hidden_dim=32)
     >>> ids = np.array([[5, 8, 13, 0, 0, 0]])
     >>> tuple(model(ids).shape)
     (1, 2)
     """
-    for argument, value in (("vocabulary_size", vocabulary_size), ("sequence_length", sequence_length),
-                            ("num_classes", num_classes), ("embedding_dim", embedding_dim),
-                            ("depth", depth), ("num_heads", num_heads), ("mlp_dim", mlp_dim)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"`{argument}` must be an integer >= 1. Received: {argument}={value}")
+    vocabulary_size = check_positive_int(vocabulary_size, "vocabulary_size")
     if vocabulary_size < 2:
         raise ValueError("`vocabulary_size` must be >= 2: id 0 is padding, so at least one more "
                          f"id is needed for a word. Received: vocabulary_size={vocabulary_size}")
-    if embedding_dim % num_heads != 0:
+    sequence_length = check_positive_int(sequence_length, "sequence_length")
+    num_classes = check_positive_int(num_classes, "num_classes")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    num_layers = check_positive_int(num_layers, "num_layers")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    intermediate_dim = check_positive_int(intermediate_dim, "intermediate_dim")
+    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
+    dropout = check_rate(dropout, "dropout")
+    attention_dropout = check_rate(attention_dropout, "attention_dropout")
+    if not layer_norm_epsilon > 0:
         raise ValueError(
-            f"`num_heads`={num_heads} does not divide `embedding_dim`={embedding_dim}; each "
-            f"head gets embedding_dim / num_heads channels. Choose num_heads among the "
-            f"divisors of {embedding_dim}."
+            f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
         )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
 
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    x = TokenAndPositionEmbedding(vocabulary_size, sequence_length, embedding_dim,
+    x = TokenAndPositionEmbedding(vocabulary_size, sequence_length, hidden_dim=hidden_dim,
                                   mask_zero=True, name="embedding")(token_ids)  # (B, T, D)
-    for index in range(depth):
+    for index in range(num_layers):
         # The padding mask rides along with x: Keras hands it to every block.
-        x = TransformerBlock(num_heads, mlp_dim, dropout=dropout,
+        x = TransformerBlock(num_heads, intermediate_dim=intermediate_dim, dropout=dropout,
+                             attention_dropout=attention_dropout,
                              layer_norm_epsilon=layer_norm_epsilon, name=f"block_{index}")(x)
     x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
     x = TokenPooling("gap", name="pooling")(x)  # (B, T, D) -> (B, D), real tokens only

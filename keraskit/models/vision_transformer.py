@@ -4,17 +4,18 @@ import keras
 import numpy as np
 
 from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
-from keraskit.validation import check_choice, to_pair
+from keraskit.validation import check_choice, check_divides, check_positive_int, check_rate, to_pair
 
 
 def vit(
+    *,
     image_size,
     patch_size,
     num_classes,
-    dim,
-    depth,
+    hidden_dim,
+    num_layers,
     num_heads,
-    mlp_dim,
+    intermediate_dim,
     channels=3,
     pooling="cls",
     position="learned",
@@ -29,20 +30,23 @@ def vit(
     """Builds a Vision Transformer classifier as a functional `keras.Model`.
 
     images -> `Patches` -> `PatchEncoder` (projection, class token, positions)
-    -> `depth` pre-norm `TransformerBlock`s -> LayerNorm -> pooling -> Dense.
+    -> `num_layers` pre-norm `TransformerBlock`s -> LayerNorm -> pooling -> Dense.
+
+    Every argument is keyword-only and checked before anything is built: a
+    wrong value raises a `ValueError` naming the argument and what is allowed.
 
     Args:
         image_size: int or `(height, width)` of the input images.
         patch_size: int or `(patch_height, patch_width)`; must divide the image size.
         num_classes: number of output classes.
-        dim: width of every token (the paper's hidden size D).
-        depth: number of Transformer blocks.
-        num_heads: attention heads per block; must divide `dim`.
-        mlp_dim: hidden width of each block's MLP.
-        channels: channels of the input images.
+        hidden_dim: width of every token (the paper's hidden size D).
+        num_layers: number of Transformer blocks.
+        num_heads: attention heads per block; must divide `hidden_dim`.
+        intermediate_dim: hidden width of each block's MLP.
+        channels: channels of the input images; other images are rejected.
         pooling: `"cls"` (read the class token) or `"gap"` (average the patch tokens).
         position: `"learned"` or `"sincos2d"` position information.
-        dropout: dropout rate on tokens, attention outputs and MLPs.
+        dropout: dropout rate on activations: tokens, attention outputs, MLPs.
         attention_dropout: dropout rate on attention weights.
         drop_path: stochastic-depth rate of the last block; earlier blocks get
             rates growing linearly from 0 (as in DeiT).
@@ -62,33 +66,51 @@ def vit(
 
     Example:
 
-    >>> model = vit(image_size=28, patch_size=4, num_classes=10, dim=32,
-    ...             depth=2, num_heads=4, mlp_dim=64, channels=1)
+    >>> model = vit(image_size=28, patch_size=4, num_classes=10, hidden_dim=32,
+    ...             num_layers=2, num_heads=4, intermediate_dim=64, channels=1)
     >>> model.output_shape
     (None, 10)
     """
+    height, width = to_pair(image_size, "image_size")
+    patch_height, patch_width = to_pair(patch_size, "patch_size")
+    for side, size, patch in (("height", height, patch_height), ("width", width, patch_width)):
+        if size % patch:
+            raise ValueError(
+                f"`patch_size`={patch_size!r} does not tile `image_size`={image_size!r}: the image "
+                f"{side} {size} is not divisible by the patch {side} {patch}."
+            )
+    num_classes = check_positive_int(num_classes, "num_classes")
+    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
+    num_layers = check_positive_int(num_layers, "num_layers")
+    num_heads = check_positive_int(num_heads, "num_heads")
+    intermediate_dim = check_positive_int(intermediate_dim, "intermediate_dim")
+    channels = check_positive_int(channels, "channels")
+    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
     check_choice(pooling, ("cls", "gap"), "pooling")
     check_choice(position, ("learned", "sincos2d"), "position")
+    if position == "sincos2d" and hidden_dim % 4:
+        raise ValueError(
+            "`hidden_dim` must be divisible by 4 with position='sincos2d' (sin and cos, for rows "
+            f"and for columns). Received: hidden_dim={hidden_dim}"
+        )
+    dropout = check_rate(dropout, "dropout")
+    attention_dropout = check_rate(attention_dropout, "attention_dropout")
+    drop_path = check_rate(drop_path, "drop_path")
+    if not layer_norm_epsilon > 0:
+        raise ValueError(
+            f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
+        )
     if distillation and pooling != "cls":
         raise ValueError(
             "`distillation=True` reads a class token and a distillation token, so it needs "
             f"pooling='cls'. Received: pooling={pooling!r}"
         )
-    height, width = to_pair(image_size, "image_size")
-    patch_height, patch_width = to_pair(patch_size, "patch_size")
-    if dim % num_heads != 0:
-        raise ValueError(
-            f"`num_heads`={num_heads} does not divide `dim`={dim}; each head gets "
-            f"dim / num_heads channels. Choose num_heads among the divisors of {dim}."
-        )
-    if depth < 1:
-        raise ValueError(f"`depth` must be >= 1. Received: depth={depth}")
 
     images = keras.Input((height, width, channels), name="images")
-    patches = Patches((patch_height, patch_width), name="patches")(images)
+    patches = Patches((patch_height, patch_width), channels=channels, name="patches")(images)
     grid = (height // patch_height, width // patch_width)
     x = PatchEncoder(
-        dim,
+        hidden_dim,
         grid_size=grid,
         class_token=pooling == "cls",
         distillation_token=distillation,
@@ -98,11 +120,11 @@ def vit(
     )(patches)
     # Stochastic depth grows with depth: early blocks compute features every
     # later block relies on, so they are dropped least.
-    drop_path_rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path]
-    for index in range(depth):
+    drop_path_rates = np.linspace(0.0, drop_path, num_layers) if num_layers > 1 else [drop_path]
+    for index in range(num_layers):
         x = TransformerBlock(
             num_heads,
-            mlp_dim,
+            intermediate_dim=intermediate_dim,
             dropout=dropout,
             attention_dropout=attention_dropout,
             drop_path=float(drop_path_rates[index]),
@@ -124,10 +146,10 @@ def vit(
 # Widths, depths and heads of ViT (Dosovitskiy et al. 2021, table 1) and DeiT
 # (Touvron et al. 2021, table 1); the MLP is 4x the width.
 VIT_PRESETS = {
-    "vit_tiny": dict(dim=192, depth=12, num_heads=3, mlp_dim=768),
-    "vit_small": dict(dim=384, depth=12, num_heads=6, mlp_dim=1536),
-    "vit_base": dict(dim=768, depth=12, num_heads=12, mlp_dim=3072),
-    "vit_large": dict(dim=1024, depth=24, num_heads=16, mlp_dim=4096),
+    "vit_tiny": dict(hidden_dim=192, num_layers=12, num_heads=3, intermediate_dim=768),
+    "vit_small": dict(hidden_dim=384, num_layers=12, num_heads=6, intermediate_dim=1536),
+    "vit_base": dict(hidden_dim=768, num_layers=12, num_heads=12, intermediate_dim=3072),
+    "vit_large": dict(hidden_dim=1024, num_layers=24, num_heads=16, intermediate_dim=4096),
 }
 
 
@@ -138,17 +160,17 @@ def _preset(preset, num_classes, image_size, patch_size, kwargs):
     return vit(**config)
 
 
-def vit_tiny(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+def vit_tiny(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
     """ViT-Ti/16 (DeiT-Tiny): width 192, 12 blocks, 3 heads; any `vit()` argument overrides."""
     return _preset("vit_tiny", num_classes, image_size, patch_size, kwargs)
 
 
-def vit_small(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+def vit_small(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
     """ViT-S/16 (DeiT-Small): width 384, 12 blocks, 6 heads; any `vit()` argument overrides."""
     return _preset("vit_small", num_classes, image_size, patch_size, kwargs)
 
 
-def vit_base(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+def vit_base(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
     """ViT-B/16: width 768, 12 blocks, 12 heads, 86.6M parameters with 1000 classes.
 
     Example:
@@ -160,6 +182,6 @@ def vit_base(num_classes=1000, image_size=224, patch_size=16, **kwargs):
     return _preset("vit_base", num_classes, image_size, patch_size, kwargs)
 
 
-def vit_large(num_classes=1000, image_size=224, patch_size=16, **kwargs):
+def vit_large(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
     """ViT-L/16: width 1024, 24 blocks, 16 heads; any `vit()` argument overrides."""
     return _preset("vit_large", num_classes, image_size, patch_size, kwargs)

@@ -9,7 +9,15 @@ from keraskit.training.flops import (
     transformer_block_macs,
     vit_flops,
 )
-from keraskit.training.recipe import TrainingRun, image_augmentation, small_vit_config, train_vit
+from keraskit.training.optimizers import adamw_optimizer, decayed_weights
+from keraskit.training.precision import precision_scope, resolve_precision
+from keraskit.training.recipe import (
+    TrainingRun,
+    image_augmentation,
+    small_vit_config,
+    train_vit,
+    with_augmentation,
+)
 from keraskit.training.schedules import warmup_cosine
 from keraskit.training.throughput import ThroughputMonitor
 
@@ -19,12 +27,17 @@ __all__ = [
     "ThroughputMonitor",
     "TrainingRun",
     "accelerator_name",
+    "adamw_optimizer",
     "data_parallel",
+    "decayed_weights",
     "image_augmentation",
     "peak_flops",
+    "precision_scope",
+    "resolve_precision",
     "small_vit_config",
     "train_vit",
     "transformer_block_macs",
     "vit_flops",
     "warmup_cosine",
+    "with_augmentation",
 ]

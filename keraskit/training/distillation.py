@@ -17,9 +17,10 @@ class HardDistillation(keras.Model):
     A CNN teacher passes on its inductive bias (locality) to the ViT through
     these labels. At test time the prediction is the average of both heads.
 
-    Compile it like any model, with the loss for the class head and
-    `loss_weights=0.5`; the distillation half is added in `call`
-    (`add_loss`), because it needs no label from the dataset.
+    The model computes this loss itself (it overrides `compute_loss`, Keras 3's
+    way for a model with its own loss), so it cannot be compiled with a wrong
+    one: compile it with an optimizer and metrics only; passing `loss` or
+    `loss_weights` raises a `ValueError`. Labels are class indices.
 
     Args:
         student: a model with two outputs `[class_logits, distillation_logits]`.
@@ -30,20 +31,20 @@ class HardDistillation(keras.Model):
 
     Call arguments:
         images: a batch of images.
-        training: in training, returns the class head's logits and adds the
-            distillation loss; otherwise returns the average of both heads.
+        training: in training, returns `(class_logits, distillation_logits,
+            teacher_labels)` for `compute_loss`; otherwise the average of both
+            heads' logits, DeiT's prediction.
 
     Example:
 
     >>> import keras, numpy as np
     >>> from keraskit.models import vit
-    >>> student = vit(image_size=8, patch_size=4, num_classes=3, dim=8, depth=1,
-    ...               num_heads=2, mlp_dim=16, channels=1, distillation=True)
+    >>> student = vit(image_size=8, patch_size=4, num_classes=3, hidden_dim=8, num_layers=1,
+    ...               num_heads=2, intermediate_dim=16, channels=1, distillation=True)
     >>> teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
     ...                             keras.layers.Dense(3)])
     >>> model = HardDistillation(student, teacher)
-    >>> model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(
-    ...     from_logits=True), loss_weights=0.5)
+    >>> model.compile(optimizer="adam", metrics=["accuracy"])
     >>> history = model.fit(np.random.rand(8, 8, 8, 1), np.arange(8) % 3, epochs=1, verbose=0)
     >>> model.predict(np.zeros((2, 8, 8, 1)), verbose=0).shape
     (2, 3)
@@ -62,6 +63,16 @@ class HardDistillation(keras.Model):
         self.teacher.trainable = False
         self.augmentation = augmentation
 
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, **kwargs):
+        if loss is not None or loss_weights is not None:
+            raise ValueError(
+                "HardDistillation computes its own loss, DeiT's "
+                "1/2 CE(class_logits, y) + 1/2 CE(distillation_logits, teacher labels): compile "
+                f"it with an optimizer and metrics only. Received: loss={loss!r}, "
+                f"loss_weights={loss_weights!r}"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
     def build(self, input_shape):
         # Student and teacher are built models already; only the augmentation may not be.
         if self.augmentation is not None and not self.augmentation.built:
@@ -75,11 +86,27 @@ class HardDistillation(keras.Model):
         if not training:
             return (class_logits + distillation_logits) / 2
         teacher_labels = ops.argmax(self.teacher(images, training=False), axis=-1)
-        distillation_loss = keras.losses.sparse_categorical_crossentropy(
-            ops.stop_gradient(teacher_labels), distillation_logits, from_logits=True
-        )
-        self.add_loss(0.5 * ops.mean(distillation_loss))
-        return class_logits
+        return class_logits, distillation_logits, ops.stop_gradient(teacher_labels)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if sample_weight is not None:
+            raise ValueError("HardDistillation does not support `sample_weight`: DeiT weighs every "
+                             "image alike. Received a sample_weight.")
+        cross_entropy = keras.losses.sparse_categorical_crossentropy
+        if not isinstance(y_pred, (tuple, list)):  # evaluation: the averaged heads against y
+            loss = ops.mean(cross_entropy(y, y_pred, from_logits=True))
+        else:
+            class_logits, distillation_logits, teacher_labels = y_pred
+            loss = 0.5 * ops.mean(cross_entropy(y, class_logits, from_logits=True)) + 0.5 * ops.mean(
+                cross_entropy(teacher_labels, distillation_logits, from_logits=True)
+            )
+        # Losses the layers add themselves (weight regularizers), as Keras's own compute_loss does.
+        return loss + ops.sum(self.losses) if self.losses else loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Metrics judge the class head in training, DeiT's averaged prediction otherwise.
+        predictions = y_pred[0] if isinstance(y_pred, (tuple, list)) else y_pred
+        return super().compute_metrics(x, y, predictions, sample_weight)
 
     def get_config(self):
         config = super().get_config()

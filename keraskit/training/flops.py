@@ -14,16 +14,23 @@ PEAK_BF16_FLOPS = (
 )
 
 
-def transformer_block_macs(tokens, dim, num_heads, head_dim, mlp_dim):
+def transformer_block_macs(tokens, hidden_dim, num_heads, head_dim, intermediate_dim):
     """Multiply-adds of one Transformer block for one sequence (norms and softmax left out).
 
     q, k, v projections `3 T D (H d)`; scores `Q K^T` and the weighted sum of
-    values `2 T^2 (H d)`; output projection `T (H d) D`; MLP `2 T D M`.
+    values `2 T^2 (H d)`; output projection `T (H d) D`; MLP `2 T D M`, with T
+    tokens, D = `hidden_dim`, H heads of width d and M = `intermediate_dim`.
+
+    Example:
+
+    >>> transformer_block_macs(tokens=197, hidden_dim=768, num_heads=12, head_dim=64,
+    ...                        intermediate_dim=3072) / 1e9  # one ViT-B/16 block
+    1.45395456
     """
     width = num_heads * head_dim
-    projections = 3 * tokens * dim * width + tokens * width * dim
+    projections = 3 * tokens * hidden_dim * width + tokens * width * hidden_dim
     attention = 2 * tokens * tokens * width
-    mlp = 2 * tokens * dim * mlp_dim
+    mlp = 2 * tokens * hidden_dim * intermediate_dim
     return projections + attention + mlp
 
 
@@ -57,17 +64,17 @@ def vit_flops(model, training=False):
         raise ValueError(f"Model {model.name!r} has no TransformerBlock; is it a keraskit ViT?")
     patch_height, patch_width = patches.patch_size
     channels = model.input_shape[-1]
-    dim = encoder.projection_dim
+    hidden_dim = encoder.hidden_dim
     num_patches = encoder.num_patches
     tokens = num_patches + encoder.num_prefix_tokens
-    macs = num_patches * patch_height * patch_width * channels * dim  # patch projection
+    macs = num_patches * patch_height * patch_width * channels * hidden_dim  # patch projection
     for block in blocks:
         heads = block.num_heads
-        head_dim = block.key_dim or dim // heads
-        macs += transformer_block_macs(tokens, dim, heads, head_dim, block.mlp_dim)
+        head_dim = block.key_dim or hidden_dim // heads
+        macs += transformer_block_macs(tokens, hidden_dim, heads, head_dim, block.intermediate_dim)
     for layer in model.layers:
         if layer.name.startswith(("head", "distillation_head")):
-            macs += dim * layer.units
+            macs += hidden_dim * layer.units
     flops = 2 * macs
     return 3 * flops if training else flops
 

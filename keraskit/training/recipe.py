@@ -1,18 +1,14 @@
-"""The full recipe for training a ViT fast: lesson 11 as one function.
+"""The full recipe for training a ViT fast: lesson 11 as one function, made of reusable pieces.
 
-Each choice is one line below, with why:
-- bf16 mixed precision on an accelerator (float32 on a CPU, where bf16 is slow);
-- XLA compilation of the whole train step (`jit_compile`), several steps per
-  call (`steps_per_execution`) so the host never waits between steps;
-- fused attention (`keras.ops.dot_product_attention`, cuDNN flash attention on
-  JAX + GPU), used by keraskit's attention whenever no weights are requested;
-- augmentation as Keras layers inside the model, so it runs on the accelerator
-  in the compiled step, not on the host;
-- AdamW (no weight decay on biases, norms, tokens and positions), linear warmup
-  then cosine decay, label smoothing;
-- checkpoint and resume with Keras's `BackupAndRestore`;
-- images/s and MFU printed every epoch (`ThroughputMonitor`);
-- data parallelism over every device with `keras.distribution` (JAX).
+`train_vit` composes, each a piece you can use on its own:
+- `precision_scope`: bf16 mixed precision on an accelerator, float32 on a CPU;
+- `image_augmentation` and `with_augmentation`: random flips and shifts as
+  layers inside the compiled model, so they run on the accelerator;
+- `adamw_optimizer` with `warmup_cosine`: AdamW (weight decay on weight matrices only),
+  linear warmup then cosine decay; label smoothing in the loss;
+- Keras's `BackupAndRestore`: checkpoint and resume;
+- `ThroughputMonitor`: images/s and MFU every epoch;
+- `data_parallel`: one model copy per device with `keras.distribution` (JAX).
 """
 
 import contextlib
@@ -22,17 +18,15 @@ import time
 import keras
 import numpy as np
 
-from keraskit.course.data.images import load_images
 from keraskit.layers import RandomShift
-from keraskit.models.vision_transformer import vit
+from keraskit.models import vit
 from keraskit.training.devices import data_parallel
 from keraskit.training.flops import accelerator_name, peak_flops, vit_flops
+from keraskit.training.optimizers import adamw_optimizer
+from keraskit.training.precision import precision_scope
 from keraskit.training.schedules import warmup_cosine
 from keraskit.training.throughput import ThroughputMonitor
-
-# Parameters that weight decay leaves alone: shifting or scaling them does not
-# make the model more complex, so shrinking them towards 0 only hurts.
-NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "class_token", "distillation_token", "position_embedding"]
+from keraskit.validation import check_positive_int
 
 
 def image_augmentation(flip=True, max_shift=2, seed=None, name="augmentation"):
@@ -68,6 +62,34 @@ def image_augmentation(flip=True, max_shift=2, seed=None, name="augmentation"):
     return keras.Sequential(layers, name=name)
 
 
+def with_augmentation(model, augmentation, name=None):
+    """Puts `augmentation` in front of `model`, so it runs in the compiled training step.
+
+    The augmentation layers act only with `training=True`; at inference the
+    returned model computes exactly what `model` does. Train the returned
+    model; keep using `model` for inference and saving.
+
+    Args:
+        model: a functional model with one image input.
+        augmentation: a layer or model from images to images (e.g. `image_augmentation()`).
+        name: name of the returned model (default: the model's, + "_training").
+
+    Returns:
+        A `keras.Model` sharing `model`'s weights.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> trainer = with_augmentation(model, image_augmentation(seed=0))
+    >>> images = np.random.rand(4, 8, 8, 1).astype("float32")
+    >>> bool(np.allclose(trainer.predict(images, verbose=0), model.predict(images, verbose=0)))
+    True
+    """
+    inputs = keras.Input(model.input_shape[1:], name="images")
+    return keras.Model(inputs, model(augmentation(inputs)), name=name or f"{model.name}_training")
+
+
 @dataclasses.dataclass
 class TrainingRun:
     """What `train_vit` returns."""
@@ -75,8 +97,9 @@ class TrainingRun:
     model: keras.Model
     """The trained ViT (without the augmentation layers)."""
     history: dict
-    """Per-epoch logs: loss, accuracy, val_*, images_per_second, mfu."""
-    test_accuracy: float
+    """Per-epoch logs: loss, accuracy, val_* (with validation data), images_per_second, mfu."""
+    validation_accuracy: float | None
+    """Accuracy on the validation data after the last epoch; None without validation data."""
     training_seconds: float
     device: str
     """What trained it, e.g. "NVIDIA H100 80GB HBM3 x1" or "CPU x1"."""
@@ -86,13 +109,32 @@ class TrainingRun:
 
 
 def small_vit_config(image_size, channels, num_classes):
-    """A ViT that trains on 28x28 or 32x32 images in minutes: 4x4 patches, width 192, 6 blocks."""
+    """A ViT that trains on 28x28 or 32x32 images in minutes: 4x4 patches, width 192, 6 blocks.
+
+    Example:
+
+    >>> small_vit_config(28, 1, 10)["hidden_dim"]
+    192
+    """
     return dict(image_size=image_size, patch_size=4, channels=channels, num_classes=num_classes,
-                dim=192, depth=6, num_heads=3, mlp_dim=384, pooling="gap")
+                hidden_dim=192, num_layers=6, num_heads=3, intermediate_dim=384, pooling="gap")
+
+
+def _check_images(images, labels, name):
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim != 4:
+        raise ValueError(f"`{name}` images must have shape (N, height, width, channels). "
+                         f"Received shape {images.shape}.")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"`{name}` labels must be class indices of shape ({len(images)},). "
+                         f"Received shape {labels.shape}.")
+    return images, labels
 
 
 def train_vit(
-    dataset="fashion_mnist",
+    train_data,
+    validation_data=None,
+    *,
     model_config=None,
     epochs=10,
     batch_size=256,
@@ -102,35 +144,34 @@ def train_vit(
     label_smoothing=0.1,
     augment=True,
     precision="auto",
-    jit_compile="auto",
     steps_per_execution=1,
     checkpoint_dir=None,
     distribute="auto",
-    max_train_images=None,
     callbacks=(),
     verbose="auto",
     seed=0,
 ):
     """Trains a ViT with the full recipe and returns the model, its history and its speed.
 
+    It never sees a test set: pass a validation split for the choices you make,
+    and evaluate `run.model` on your test set once, at the end.
+
     Args:
-        dataset: `"fashion_mnist"` or `"cifar10"` (see `keraskit.course.data.load_images`),
-            or arrays `((x_train, y_train), (x_test, y_test))` with float images.
+        train_data: `(images, labels)`: float images `(N, height, width, channels)`
+            and integer class indices `(N,)`.
+        validation_data: optional `(images, labels)` scored after every epoch.
         model_config: arguments for `keraskit.models.vit`; the image size,
             channels and classes are filled in from the data. Default:
             `small_vit_config`.
         epochs: passes over the training set.
         batch_size: global batch size (split across devices when distributed).
         peak_learning_rate: the rate after warmup.
-        weight_decay: AdamW's decoupled weight decay.
+        weight_decay: AdamW's decoupled weight decay (on `decayed_weights` only).
         warmup_epochs: epochs of linear warmup (can be fractional).
         label_smoothing: the weight moved from the true class to all classes.
         augment: random flips and shifts on the accelerator.
         precision: `"auto"` (bf16 on an accelerator, float32 on a CPU),
             `"bfloat16"` or `"float32"`.
-        jit_compile: passed to `compile`. `"auto"` lets Keras decide: XLA on
-            JAX, and on TensorFlow with a GPU; off when any layer cannot be
-            compiled (Keras's `RandomTranslation`, for one).
         steps_per_execution: train steps per compiled call (1 on the torch
             backend, which does not support more).
         checkpoint_dir: folder for `BackupAndRestore`; a run that is
@@ -138,7 +179,6 @@ def train_vit(
             its last completed epoch. None: no checkpoints.
         distribute: `"auto"` (data parallel over all devices when there are
             several, JAX only), or False for one device.
-        max_train_images: use only this many training images (smaller runs).
         callbacks: more Keras callbacks.
         verbose: passed to `fit`.
         seed: seeds weights, shuffling and augmentation.
@@ -146,91 +186,78 @@ def train_vit(
     Returns:
         A `TrainingRun`.
 
-    Example (trains for minutes, so not run as a doctest):
+    Example:
 
-        run = train_vit("fashion_mnist", epochs=10)
-        run.test_accuracy, run.images_per_second
+    >>> import numpy as np
+    >>> images = np.random.rand(64, 8, 8, 1).astype("float32")
+    >>> labels = np.arange(64) % 2
+    >>> run = train_vit((images, labels), (images[:16], labels[:16]),  # doctest: +ELLIPSIS
+    ...                 epochs=1, batch_size=32, verbose=0,
+    ...                 model_config=dict(patch_size=4, hidden_dim=8, num_layers=1, num_heads=2,
+    ...                                   intermediate_dim=16))
+    epoch 1: ... images/s (includes compilation)
+    >>> sorted(run.history)[:3], 0.0 <= run.validation_accuracy <= 1.0
+    (['accuracy', 'images_per_second', 'loss'], True)
     """
     keras.utils.set_random_seed(seed)
-    if isinstance(dataset, str):
-        (x_train, y_train), (x_test, y_test), _ = load_images(dataset)
-    else:
-        (x_train, y_train), (x_test, y_test) = dataset
-    if max_train_images is not None:
-        x_train, y_train = x_train[:max_train_images], y_train[:max_train_images]
-    if x_train.ndim != 4:
-        raise ValueError(f"Expected training images (N, height, width, channels). Received shape "
-                         f"{x_train.shape}")
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
-    config = dict(model_config or small_vit_config(x_train.shape[1], x_train.shape[-1], num_classes))
-    config.update(image_size=x_train.shape[1:3], channels=x_train.shape[-1], num_classes=num_classes)
-
-    accelerator = accelerator_name()
-    if precision == "auto":
-        precision = "bfloat16" if accelerator else "float32"
-    if precision not in ("bfloat16", "float32"):
-        raise ValueError(f"`precision` must be 'auto', 'bfloat16' or 'float32'. Received: {precision!r}")
+    x_train, y_train = _check_images(*train_data, "train_data")
+    if validation_data is not None:
+        validation_data = _check_images(*validation_data, "validation_data")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
     if steps_per_execution != 1 and keras.backend.backend() == "torch":
         raise ValueError("`steps_per_execution` must be 1 on the torch backend. "
                          f"Received: steps_per_execution={steps_per_execution}")
+    num_classes = int(y_train.max()) + 1
+    if validation_data is not None:
+        num_classes = max(num_classes, int(validation_data[1].max()) + 1)
+    config = dict(model_config or small_vit_config(x_train.shape[1], x_train.shape[-1], num_classes))
+    config.update(image_size=x_train.shape[1:3], channels=x_train.shape[-1], num_classes=num_classes)
+
     distribution = data_parallel() if distribute == "auto" else None
     devices = len(distribution.device_mesh.devices.flatten()) if distribution else 1
     if batch_size % devices:
         raise ValueError(f"`batch_size`={batch_size} must split evenly over {devices} devices.")
 
     # One-hot labels: Keras's CategoricalCrossentropy does the label smoothing.
-    y_train_hot = keras.utils.to_categorical(y_train, num_classes).astype("float32")
-    y_test_hot = keras.utils.to_categorical(y_test, num_classes).astype("float32")
+    def one_hot(labels):
+        return keras.utils.to_categorical(labels, num_classes).astype("float32")
+
     steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
     total_steps = epochs * steps_per_epoch
     warmup_steps = min(int(warmup_epochs * steps_per_epoch), total_steps - 1)
 
-    scope = distribution.scope() if distribution else contextlib.nullcontext()
-    with scope:
-        previous_policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
-        try:
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        with precision_scope(precision):
             model = vit(**config)
-            augmentation = image_augmentation() if augment else None
-        finally:  # the policy is global: leave it as we found it
-            keras.config.set_dtype_policy(previous_policy)
-        inputs = keras.Input(x_train.shape[1:], name="images")
-        x = augmentation(inputs) if augmentation is not None else inputs
-        trainer = keras.Model(inputs, model(x), name=f"{model.name}_training")
-
-        optimizer = keras.optimizers.AdamW(
-            warmup_cosine(peak_learning_rate, total_steps, warmup_steps), weight_decay=weight_decay
-        )
-        optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+            trainer = with_augmentation(model, image_augmentation(seed=seed)) if augment else model
+        schedule = warmup_cosine(peak_learning_rate, total_steps, warmup_steps)
         trainer.compile(
-            optimizer=optimizer,
+            optimizer=adamw_optimizer(model, schedule, weight_decay=weight_decay),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing),
             metrics=["accuracy"],
-            jit_compile=jit_compile,
             steps_per_execution=steps_per_execution,
         )
         monitor = ThroughputMonitor(len(x_train), vit_flops(model, training=True), peak_flops())
-        all_callbacks = [monitor, *callbacks]
-        if checkpoint_dir is not None:
-            all_callbacks.insert(0, keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
+        checkpoints = [keras.callbacks.BackupAndRestore(str(checkpoint_dir))] if checkpoint_dir else []
         start = time.perf_counter()
         history = trainer.fit(
-            x_train, y_train_hot, batch_size=batch_size, epochs=epochs,
-            validation_data=(x_test, y_test_hot), callbacks=all_callbacks, verbose=verbose,
+            x_train, one_hot(y_train), batch_size=batch_size, epochs=epochs,
+            validation_data=None if validation_data is None
+            else (validation_data[0], one_hot(validation_data[1])),
+            callbacks=[*checkpoints, monitor, *callbacks], verbose=verbose,
         )
         seconds = time.perf_counter() - start
-    # The last epoch's validation pass already scored the final model on the test set.
-    test_accuracy = history.history["val_accuracy"][-1]
 
     speeds = monitor.images_per_second
     steady = max(speeds[1:]) if len(speeds) > 1 else (speeds[0] if speeds else float("nan"))
+    validation_accuracy = history.history.get("val_accuracy", [None])[-1]
     return TrainingRun(
         model=model,
         history=history.history,
-        test_accuracy=float(test_accuracy),
+        validation_accuracy=None if validation_accuracy is None else float(validation_accuracy),
         training_seconds=seconds,
-        device=f"{accelerator or 'CPU'} x{devices}",
+        device=f"{accelerator_name() or 'CPU'} x{devices}",
         images_per_second=steady,
         mfu=monitor.mfu(steady),
     )
-

@@ -9,7 +9,7 @@ The tasks of each lesson live in `keraskit.course.grading.lessons.lesson_NN`; a
 `grading` extra (nbformat, nbclient); this package itself needs only NumPy and Keras.
 """
 
-from keraskit.course.grading.check import Checks, check
+from keraskit.course.grading.checks import Checks, check
 from keraskit.course.grading.registry import LESSONS, Registry, default_registry, load_extra_tests
 from keraskit.course.grading.tasks import Case, Result, Task
 
