@@ -28,11 +28,13 @@ def _encode_patches_cases(rng):
                   np.zeros((5, 6), "float32")), "no bias, zero positions: the class token must lead")]
 
 
-def _vit_parameters_reference(patch_values, num_patches, dim, depth, mlp_dim, num_classes):
+def _vit_parameters_reference(patch_values, num_patches, hidden_dim, num_layers, intermediate_dim,
+                              num_classes):
     # Cases pass arguments by position, so the names the notebook gives them do not matter here.
-    block = (4 * dim * dim + 4 * dim) + (2 * dim * mlp_dim + mlp_dim + dim) + 4 * dim
-    return np.array(patch_values * dim + dim + dim + (num_patches + 1) * dim + depth * block
-                    + 2 * dim + dim * num_classes + num_classes)
+    D, M = hidden_dim, intermediate_dim
+    block = (4 * D * D + 4 * D) + (2 * D * M + M + D) + 4 * D
+    return np.array(patch_values * D + D + D + (num_patches + 1) * D + num_layers * block
+                    + 2 * D + D * num_classes + num_classes)
 
 
 TASKS = (

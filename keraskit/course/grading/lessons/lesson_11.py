@@ -19,9 +19,10 @@ def _warmup_cosine_reference(step, peak, total, warmup):
     return np.where(step < warmup, peak * step / warmup, peak * 0.5 * (1 + np.cos(np.pi * progress)))
 
 
-def _training_flops_reference(tokens, dim, depth, mlp_dim):
-    per_block = 4 * tokens * dim * dim + 2 * tokens * tokens * dim + 2 * tokens * dim * mlp_dim
-    return np.array(3 * 2 * depth * per_block, dtype="float64")
+def _training_flops_reference(tokens, hidden_dim, num_layers, intermediate_dim):
+    T, D, M = tokens, hidden_dim, intermediate_dim
+    per_block = 4 * T * D * D + 2 * T * T * D + 2 * T * D * M
+    return np.array(3 * 2 * num_layers * per_block, dtype="float64")
 
 
 TASKS = (
@@ -46,6 +47,6 @@ TASKS = (
                             Case((17, 64, 4, 128), "a small ViT")],
          reference=_training_flops_reference,
          hint="multiply-adds per block: 4 T D^2 (q, k, v, output projections) + 2 T^2 D (scores and "
-              "weighted sum) + 2 T D M (MLP); x2 FLOPs per multiply-add; x3 for training; x depth.",
+              "weighted sum) + 2 T D M (MLP); x2 FLOPs per multiply-add; x3 for training; x num_layers.",
          rtol=1e-9, atol=0),
 )
