@@ -22,6 +22,7 @@ from keraskit.course.data import (  # noqa: E402
     synthetic_shapes,
 )
 from keraskit.models import vit  # noqa: E402
+from keraskit.training import adamw_optimizer, warmup_cosine  # noqa: E402
 
 
 def load_data(choice):
@@ -57,13 +58,12 @@ def main(argv=None):
           f"{x_train.shape[1]}x{x_train.shape[2]}")
 
     keras.utils.set_random_seed(0)
-    model = vit(image_size=x_train.shape[1], patch_size=4, num_classes=num_classes, dim=64,
-                depth=4, num_heads=4, mlp_dim=128, channels=1, pooling="gap")
+    model = vit(image_size=x_train.shape[1], patch_size=4, num_classes=num_classes, hidden_dim=64,
+                num_layers=4, num_heads=4, intermediate_dim=128, channels=1, pooling="gap")
     steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=steps - steps // 10, warmup_target=2e-3, warmup_steps=steps // 10)
+    schedule = warmup_cosine(2e-3, total_steps=steps, warmup_steps=steps // 10)
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
+        optimizer=adamw_optimizer(model, schedule, weight_decay=0.05),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
