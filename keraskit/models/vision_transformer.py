@@ -161,12 +161,26 @@ def _preset(preset, num_classes, image_size, patch_size, kwargs):
 
 
 def vit_tiny(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
-    """ViT-Ti/16 (DeiT-Tiny): width 192, 12 blocks, 3 heads; any `vit()` argument overrides."""
+    """ViT-Ti/16 (DeiT-Tiny): width 192, 12 blocks, 3 heads; any `vit()` argument overrides.
+
+    Example:
+
+    >>> model = vit_tiny(num_classes=10, image_size=32, patch_size=4, num_layers=2)
+    >>> model.output_shape, model.get_layer("block_0").num_heads
+    ((None, 10), 3)
+    """
     return _preset("vit_tiny", num_classes, image_size, patch_size, kwargs)
 
 
 def vit_small(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
-    """ViT-S/16 (DeiT-Small): width 384, 12 blocks, 6 heads; any `vit()` argument overrides."""
+    """ViT-S/16 (DeiT-Small): width 384, 12 blocks, 6 heads; any `vit()` argument overrides.
+
+    Example:
+
+    >>> model = vit_small(num_classes=10, image_size=32, patch_size=4, num_layers=2)
+    >>> model.get_layer("patch_encoder").hidden_dim
+    384
+    """
     return _preset("vit_small", num_classes, image_size, patch_size, kwargs)
 
 
@@ -183,5 +197,12 @@ def vit_base(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
 
 
 def vit_large(*, num_classes=1000, image_size=224, patch_size=16, **kwargs):
-    """ViT-L/16: width 1024, 24 blocks, 16 heads; any `vit()` argument overrides."""
+    """ViT-L/16: width 1024, 24 blocks, 16 heads; any `vit()` argument overrides.
+
+    Example:
+
+    >>> model = vit_large(num_classes=10, image_size=32, num_layers=1)  # one block of ViT-L
+    >>> model.get_layer("block_0").intermediate_dim
+    4096
+    """
     return _preset("vit_large", num_classes, image_size, patch_size, kwargs)

@@ -87,7 +87,13 @@ def _one(model, kind):
 
 
 def accelerator_name():
-    """The name of the first accelerator the Keras backend sees, or None on a CPU."""
+    """The name of the first accelerator the Keras backend sees, or None on a CPU.
+
+    Example (on this project's CPU machines):
+
+    >>> accelerator_name() is None or isinstance(accelerator_name(), str)
+    True
+    """
     import keras
 
     backend = keras.backend.backend()

@@ -41,7 +41,14 @@ def cifar10_search_path():
 
 
 def find_cifar10():
-    """The first folder holding all six CIFAR-10 batch files, or None."""
+    """The first folder holding all six CIFAR-10 batch files, or None.
+
+    Example:
+
+    >>> folder = find_cifar10()  # None until cifar-10-batches-py is on this machine
+    >>> folder is None or all((folder / name).is_file() for name in CIFAR10_BATCHES)
+    True
+    """
     return find_dataset(CIFAR10_BATCHES, cifar10_search_path())
 
 

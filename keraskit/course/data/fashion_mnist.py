@@ -46,7 +46,14 @@ def fashion_mnist_search_path():
 
 
 def find_fashion_mnist():
-    """The first folder holding all four Fashion-MNIST files, or None."""
+    """The first folder holding all four Fashion-MNIST files, or None.
+
+    Example:
+
+    >>> folder = find_fashion_mnist()  # e.g. /usr/share/datasets/fashion-mnist on Debian
+    >>> folder is None or all((folder / name).is_file() for name in FASHION_MNIST_FILES.values())
+    True
+    """
     return find_dataset(FASHION_MNIST_FILES.values(), fashion_mnist_search_path())
 
 

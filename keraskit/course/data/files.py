@@ -17,7 +17,16 @@ from pathlib import Path
 
 
 class DatasetUnavailableError(OSError):
-    """A dataset is neither on this machine nor downloadable (e.g. offline)."""
+    """A dataset is neither on this machine nor downloadable (e.g. offline).
+
+    An `OSError`, so code that already handles missing files handles it too; the
+    message lists the folders searched and which files to put where.
+
+    Example:
+
+    >>> issubclass(DatasetUnavailableError, OSError)
+    True
+    """
 
 
 def _writable(path):

@@ -141,6 +141,12 @@ class TranslationData:
         source: `(N, SOURCE_LENGTH)` source ids (words), 0-padded.
         decoder_input: `(N, TARGET_LENGTH)` `<start>` + digit ids, 0-padded.
         labels: `(N, TARGET_LENGTH)` digit ids + `<end>`, 0-padded.
+
+    Example:
+
+    >>> train, test = number_translation(seed=0)
+    >>> train.source.shape[1] == SOURCE_LENGTH, train.labels.shape == train.decoder_input.shape
+    (True, True)
     """
 
     numbers: np.ndarray
