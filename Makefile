@@ -8,16 +8,40 @@ BIN := $(VENV)/bin
 # make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 BACKENDS := jax tensorflow torch
+# Everything `make test` needs: the three backends, the course, the grader, the site, the tools.
+EXTRAS := test,course,grading,site,jax,tensorflow-cpu,torch,dev
+# The oldest Keras and NumPy that pyproject.toml claims (keras>=3.8, numpy>=1.26): `make test`
+# runs the library's tests on them too, in an environment with only the library's dependencies.
+# JAX from Keras 3.8's time: later JAX (0.10) removed jax.spmd_mode, which Keras 3.8 calls, and
+# 0.4.30's XLA counts FLOPs differently from the one test_vit_flops_agree_with_xla_cost_analysis
+# compares with.
+OLDEST := .venv-oldest
+OLDEST_KERAS ?= keras==3.8.0
+OLDEST_DEPS := "$(OLDEST_KERAS)" numpy==1.26.4 jax==0.5.0 jaxlib==0.5.0 pytest scipy
+# Needs TensorFlow and PyTorch, which the library-only environment does not have.
+OLDEST_DESELECT := --deselect tests/test_serialization.py::test_models_saved_here_load_under_every_other_backend
+PYTEST := python -m pytest -q -p no:cacheprovider
+# The library's tests and doctests: `course` marks the course's (tests/conftest.py says which).
+LIBRARY_TESTS := -m "not course" --ignore=keraskit/course
+RUFF_PATHS := keraskit tests tools docs/plugins bench
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test lint demo notebooks exercises data clean site course chromium bench
+.PHONY: test check lint build release oldest demo notebooks exercises data clean site course chromium bench
 
 # The environment: rebuilt when pyproject.toml or this file changes.
 $(BIN)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e ".[test,course,site,jax,tensorflow-cpu,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+# Keras at its oldest supported version, the library only (no course extras), on JAX.
+$(OLDEST)/bin/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet $(OLDEST_DEPS)
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Real Fashion-MNIST from Debian's package where we can install it (as root);
@@ -31,18 +55,52 @@ data:
 	fi
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check keraskit tests tools docs/plugins bench
+	$(BIN)/ruff check $(RUFF_PATHS)
+	$(BIN)/ruff format --check $(RUFF_PATHS)
 
-# The whole suite once per backend, each in its own process; fails if any fails.
-# The website's browser test runs once, outside the backend loop: it reads stored outputs.
-test: $(BIN)/.installed data chromium lint
+# The inner loop, a few minutes: lint, format, and the library's tests and doctests on JAX.
+check: lint
+	KERAS_BACKEND=jax $(BIN)/$(PYTEST) --durations=5 $(LIBRARY_TESTS)
+
+# The library's tests at the oldest Keras it claims to support.
+oldest: $(OLDEST)/bin/.installed
+	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(LIBRARY_TESTS) $(OLDEST_DESELECT)
+
+# The sdist and the wheel in dist/, checked as PyPI would (tests/test_packaging.py installs
+# this wheel into a fresh venv).
+build: $(BIN)/.installed
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
+
+# Everything but the upload: `make release` builds, checks and prints what it would upload
+# and the checklist; the upload is the last line of it, run by hand.
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' keraskit/__init__.py)
+release: build
+	@echo
+	@echo "Would upload to PyPI (nothing was uploaded):"
+	@for file in dist/*; do printf "  %-45s %10s bytes\n" "$$file" "$$(wc -c < $$file)"; done
+	@echo
+	@echo "Release checklist for keraskit $(VERSION):"
+	@echo "  [ ] the version is bumped in keraskit/__init__.py, the only place it is written"
+	@echo "  [ ] CHANGELOG.md has the section '## [$(VERSION)] - YYYY-MM-DD', dated today"
+	@echo "  [ ] CITATION.cff has version $(VERSION) and today's date-released"
+	@echo "  [ ] make test is green on a fresh clone"
+	@echo "  [ ] tag it: git tag v$(VERSION) && git push origin v$(VERSION)"
+	@echo "  [ ] upload: $(BIN)/twine upload dist/*"
+
+# The built wheel is a prerequisite: tests/test_packaging.py installs it (in the jax pass).
+# The library's tests at the oldest Keras run last, in their own environment.
+test: $(BIN)/.installed data chromium lint build $(OLDEST)/bin/.installed
 	@status=0; for backend in $(BACKENDS); do \
 		echo "=== tests on $$backend ==="; \
-		KERAS_BACKEND=$$backend $(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 \
+		KERAS_BACKEND=$$backend $(BIN)/$(PYTEST) --durations=10 \
 			--ignore=tests/test_site.py || status=1; \
 	done; \
 	echo "=== the course website in headless Chromium ==="; \
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_site.py || status=1; \
+	KERAS_BACKEND=jax $(BIN)/$(PYTEST) tests/test_site.py || status=1; \
+	echo "=== the library's tests at $(OLDEST_KERAS) on jax ==="; \
+	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(LIBRARY_TESTS) $(OLDEST_DESELECT) || status=1; \
 	exit $$status
 
 # The benchmarks against peers (not tests; see bench/README.md). On a CPU each script
@@ -83,4 +141,4 @@ demo: $(BIN)/.installed data
 	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.course.demo
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises
+	rm -rf $(VENV) $(OLDEST) build dist *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises
