@@ -10,6 +10,8 @@ import numbers
 
 __all__ = [
     "check_choice",
+    "check_positive_number",
+    "check_transformer_arguments",
     "check_divides",
     "check_positive_int",
     "check_rank",
@@ -36,6 +38,56 @@ def check_positive_int(value, name, minimum=1):
     if not is_number or value != int(value) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
+
+
+def check_positive_number(value, name):
+    """Returns `value` as a float, or raises a `ValueError` unless it is a number > 0.
+
+    Example:
+
+    >>> check_positive_number(1e-6, "layer_norm_epsilon")
+    1e-06
+    >>> check_positive_number(0, "layer_norm_epsilon")
+    Traceback (most recent call last):
+    ...
+    ValueError: `layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon=0
+    """
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not is_number or not value > 0:
+        raise ValueError(f"`{name}` must be > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_transformer_arguments(
+    *, hidden_dim, num_layers, num_heads, intermediate_dim, dropout, attention_dropout,
+    layer_norm_epsilon=1e-6,
+):
+    """Checks the arguments every Transformer builder shares; returns them as clean ints and floats.
+
+    `vit`, `text_classifier` and `seq2seq_transformer` call it before building
+    anything, so each of them rejects a bad value with the same message.
+
+    Example:
+
+    >>> check_transformer_arguments(hidden_dim=64, num_layers=2, num_heads=4, intermediate_dim=128,
+    ...                             dropout=0.1, attention_dropout=0.0)["num_heads"]
+    4
+    >>> check_transformer_arguments(hidden_dim=64, num_layers=2, num_heads=0, intermediate_dim=128,
+    ...                             dropout=0.1, attention_dropout=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `num_heads` must be an integer >= 1. Received: num_heads=0
+    """
+    checked = {
+        name: check_positive_int(value, name)
+        for name, value in (("hidden_dim", hidden_dim), ("num_layers", num_layers),
+                            ("num_heads", num_heads), ("intermediate_dim", intermediate_dim))
+    }
+    check_divides(checked["num_heads"], "num_heads", checked["hidden_dim"], "hidden_dim")
+    checked["dropout"] = check_rate(dropout, "dropout")
+    checked["attention_dropout"] = check_rate(attention_dropout, "attention_dropout")
+    checked["layer_norm_epsilon"] = check_positive_number(layer_norm_epsilon, "layer_norm_epsilon")
+    return checked
 
 
 def check_rate(value, name):

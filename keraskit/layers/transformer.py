@@ -11,7 +11,7 @@ import keras
 
 from keraskit.layers.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 from keraskit.layers.drop_path import DropPath
-from keraskit.validation import check_positive_int, check_rank, check_rate
+from keraskit.validation import check_positive_int, check_positive_number, check_rank, check_rate
 
 
 class _BlockBase(keras.layers.Layer):
@@ -43,11 +43,7 @@ class _BlockBase(keras.layers.Layer):
         self.drop_path = check_rate(drop_path, "drop_path")
         self.normalize_first = bool(normalize_first)
         self.activation = keras.activations.get(activation)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        if not self.layer_norm_epsilon > 0:
-            raise ValueError(
-                f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
-            )
+        self.layer_norm_epsilon = check_positive_number(layer_norm_epsilon, "layer_norm_epsilon")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from keraskit.layers import TokenAndPositionEmbedding, TransformerBlock, TransformerDecoderBlock
-from keraskit.validation import check_divides, check_positive_int, check_rate
+from keraskit.validation import check_positive_int, check_transformer_arguments
 
 
 def seq2seq_transformer(
@@ -58,16 +58,14 @@ def seq2seq_transformer(
     >>> model.output_shape
     (None, 4, 13)
     """
-    names = ("source_vocabulary_size", "target_vocabulary_size", "source_length", "target_length",
-             "hidden_dim", "num_layers", "num_heads", "intermediate_dim")
-    values = (source_vocabulary_size, target_vocabulary_size, source_length, target_length,
-              hidden_dim, num_layers, num_heads, intermediate_dim)
-    (source_vocabulary_size, target_vocabulary_size, source_length, target_length,
-     hidden_dim, num_layers, num_heads, intermediate_dim) = (
-        check_positive_int(value, name) for name, value in zip(names, values, strict=True))
-    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
-    dropout = check_rate(dropout, "dropout")
-    attention_dropout = check_rate(attention_dropout, "attention_dropout")
+    for name, value in (("source_vocabulary_size", source_vocabulary_size),
+                        ("target_vocabulary_size", target_vocabulary_size),
+                        ("source_length", source_length), ("target_length", target_length)):
+        check_positive_int(value, name)
+    check_transformer_arguments(
+        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
+        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+    )
     block_args = dict(intermediate_dim=intermediate_dim, dropout=dropout,
                       attention_dropout=attention_dropout)
 

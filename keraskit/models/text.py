@@ -3,7 +3,7 @@
 import keras
 
 from keraskit.layers import TokenAndPositionEmbedding, TokenPooling, TransformerBlock
-from keraskit.validation import check_divides, check_positive_int, check_rate
+from keraskit.validation import check_positive_int, check_transformer_arguments
 
 
 def text_classifier(
@@ -62,17 +62,11 @@ def text_classifier(
                          f"id is needed for a word. Received: vocabulary_size={vocabulary_size}")
     sequence_length = check_positive_int(sequence_length, "sequence_length")
     num_classes = check_positive_int(num_classes, "num_classes")
-    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-    num_layers = check_positive_int(num_layers, "num_layers")
-    num_heads = check_positive_int(num_heads, "num_heads")
-    intermediate_dim = check_positive_int(intermediate_dim, "intermediate_dim")
-    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
-    dropout = check_rate(dropout, "dropout")
-    attention_dropout = check_rate(attention_dropout, "attention_dropout")
-    if not layer_norm_epsilon > 0:
-        raise ValueError(
-            f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
-        )
+    check_transformer_arguments(
+        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
+        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+        layer_norm_epsilon=layer_norm_epsilon,
+    )
 
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(vocabulary_size, sequence_length, hidden_dim=hidden_dim,

@@ -4,7 +4,13 @@ import keras
 import numpy as np
 
 from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
-from keraskit.validation import check_choice, check_divides, check_positive_int, check_rate, to_pair
+from keraskit.validation import (
+    check_choice,
+    check_positive_int,
+    check_rate,
+    check_transformer_arguments,
+    to_pair,
+)
 
 
 def vit(
@@ -80,12 +86,12 @@ def vit(
                 f"{side} {size} is not divisible by the patch {side} {patch}."
             )
     num_classes = check_positive_int(num_classes, "num_classes")
-    hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
-    num_layers = check_positive_int(num_layers, "num_layers")
-    num_heads = check_positive_int(num_heads, "num_heads")
-    intermediate_dim = check_positive_int(intermediate_dim, "intermediate_dim")
+    check_transformer_arguments(
+        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
+        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+        layer_norm_epsilon=layer_norm_epsilon,
+    )
     channels = check_positive_int(channels, "channels")
-    check_divides(num_heads, "num_heads", hidden_dim, "hidden_dim")
     check_choice(pooling, ("cls", "gap"), "pooling")
     check_choice(position, ("learned", "sincos2d"), "position")
     if position == "sincos2d" and hidden_dim % 4:
@@ -93,13 +99,7 @@ def vit(
             "`hidden_dim` must be divisible by 4 with position='sincos2d' (sin and cos, for rows "
             f"and for columns). Received: hidden_dim={hidden_dim}"
         )
-    dropout = check_rate(dropout, "dropout")
-    attention_dropout = check_rate(attention_dropout, "attention_dropout")
     drop_path = check_rate(drop_path, "drop_path")
-    if not layer_norm_epsilon > 0:
-        raise ValueError(
-            f"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon={layer_norm_epsilon!r}"
-        )
     if distillation and pooling != "cls":
         raise ValueError(
             "`distillation=True` reads a class token and a distillation token, so it needs "
