@@ -133,3 +133,10 @@ def test_learned_position_embedding_rejects_start_index_past_the_table():
     layer = LearnedPositionEmbedding(sequence_length=8)
     with pytest.raises(ValueError, match=r"`start_index`=6 with 5 tokens asks for positions 6..10"):
         layer(np.zeros((1, 5, 4), "float32"), start_index=6)
+
+
+def test_distillation_token_and_positions_start_from_different_draws():
+    encoder = PatchEncoder(8, class_token=True, distillation_token=True)
+    encoder(np.zeros((1, 4, 3), "float32"))
+    token = to_numpy(encoder.distillation_embedding)
+    assert not np.allclose(token, to_numpy(encoder.position_embedding)[0])

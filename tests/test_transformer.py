@@ -173,3 +173,23 @@ def test_blocks_return_attention_scores_in_a_functional_model():
         inputs, source, return_attention_scores=True)
     assert tuple(self_scores.shape) == (None, HEADS, T, T)
     assert tuple(cross_scores.shape) == (None, HEADS, T, 5)
+
+
+def test_every_projection_starts_from_its_own_random_weights():
+    """One unseeded Keras initializer draws the same numbers at every call: each weight needs its own.
+
+    With a shared one, W_Q = W_K = W_V and the two MLP kernels hold the same numbers."""
+    block = TransformerBlock(2, intermediate_dim=16)
+    block(np.zeros((1, 3, 16), "float32"))
+    attention = block.attention
+    kernels = [to_numpy(dense.kernel).reshape(-1) for dense in
+               (attention.query_dense, attention.key_dense, attention.value_dense, attention.output_dense)]
+    kernels += [to_numpy(block.mlp_hidden.kernel).reshape(-1), to_numpy(block.mlp_output.kernel).reshape(-1)]
+    for i in range(len(kernels)):
+        for j in range(i + 1, len(kernels)):
+            size = min(len(kernels[i]), len(kernels[j]))
+            assert not np.allclose(kernels[i][:size], kernels[j][:size]), (i, j)
+    seeded = TransformerBlock(2, intermediate_dim=16, kernel_initializer=keras.initializers.GlorotUniform(7))
+    seeded(np.zeros((1, 3, 16), "float32"))
+    query, key = (to_numpy(d.kernel) for d in (seeded.attention.query_dense, seeded.attention.key_dense))
+    assert not np.allclose(query, key)

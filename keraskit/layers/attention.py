@@ -17,6 +17,7 @@ import math
 import keras
 from keras import ops
 
+from keraskit.layers._initializers import fresh
 from keraskit.validation import check_positive_int, check_rank, check_rate
 
 # What the explicit path puts in place of a masked logit before the softmax.
@@ -102,8 +103,8 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
             "abc,cde->abde",  # b,t,D x D,N,H: Keras MHA's letters, so its numbers match to the bit
             output_shape=(None, self.num_heads, head_dim),
             bias_axes="de" if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
+            kernel_initializer=fresh(self.kernel_initializer, name),
+            bias_initializer=fresh(self.bias_initializer, name),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -115,8 +116,8 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
             "abcd,cde->abe",  # b,t,N,H x N,H,D
             output_shape=(None, hidden_dim),
             bias_axes="e" if self.use_bias else None,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
+            kernel_initializer=fresh(self.kernel_initializer, "output"),
+            bias_initializer=fresh(self.bias_initializer, "output"),
             dtype=self.dtype_policy,
             name="output",
         )

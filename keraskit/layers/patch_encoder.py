@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keraskit.layers._initializers import fresh
 from keraskit.layers.position import grid_from_length, sincos_2d_encoding
 from keraskit.validation import check_choice, check_positive_int, check_rank, check_rate, to_pair
 
@@ -125,13 +126,13 @@ class PatchEncoder(keras.layers.Layer):
             # Not zeros: two identical zero tokens would stay identical forever.
             self.distillation_embedding = self.add_weight(
                 name="distillation_token", shape=(self.hidden_dim,),
-                initializer=self.position_initializer,
+                initializer=fresh(self.position_initializer, "distillation_token"),
             )
         if self.position == "learned":
             self.position_embedding = self.add_weight(
                 name="position_embedding",
                 shape=(self.num_prefix_tokens + rows * columns, self.hidden_dim),
-                initializer=self.position_initializer,
+                initializer=fresh(self.position_initializer, "position_embedding"),
             )
 
     @property

@@ -9,6 +9,7 @@ and GPT-2, trains stably without warmup tricks) or after the addition
 
 import keras
 
+from keraskit.layers._initializers import fresh
 from keraskit.layers.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 from keraskit.layers.drop_path import DropPath
 from keraskit.validation import check_positive_int, check_positive_number, check_rank, check_rate
@@ -49,15 +50,16 @@ class _BlockBase(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.supports_masking = True
 
-    def _attention_args(self):
+    def _attention_args(self, name):
         return dict(
             num_heads=self.num_heads,
             key_dim=self.key_dim,
             attention_dropout=self.attention_dropout,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
+            kernel_initializer=fresh(self.kernel_initializer, name),
+            bias_initializer=fresh(self.bias_initializer, name),
             dtype=self.dtype_policy,
+            name=name,
         )
 
     def _norm(self, name):
@@ -67,19 +69,22 @@ class _BlockBase(keras.layers.Layer):
 
     def _build_mlp(self, input_shape):
         """Two Dense layers, widening to `intermediate_dim` then back: applied to each token alone."""
-        dense = dict(
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-        )
+        def dense(units, name, activation=None):
+            return keras.layers.Dense(
+                units,
+                activation=activation,
+                use_bias=self.use_bias,
+                kernel_initializer=fresh(self.kernel_initializer, name),  # each its own draws
+                bias_initializer=fresh(self.bias_initializer, name),
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
         self.mlp_norm = self._norm("mlp_norm")
         self.mlp_norm.build(input_shape)
-        self.mlp_hidden = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="mlp_hidden", **dense
-        )
+        self.mlp_hidden = dense(self.intermediate_dim, "mlp_hidden", activation=self.activation)
         self.mlp_hidden.build(input_shape)
-        self.mlp_output = keras.layers.Dense(input_shape[-1], name="mlp_output", **dense)
+        self.mlp_output = dense(input_shape[-1], "mlp_output")
         self.mlp_output.build((*input_shape[:-1], self.intermediate_dim))
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.drop_path_layer = DropPath(self.drop_path, dtype=self.dtype_policy)
@@ -172,7 +177,7 @@ class TransformerBlock(_BlockBase):
 
     def build(self, input_shape):
         check_rank(input_shape, 3, "inputs", "TransformerBlock", "(batch, length, hidden_dim)")
-        self.attention = MultiHeadSelfAttention(name="attention", **self._attention_args())
+        self.attention = MultiHeadSelfAttention(**self._attention_args("attention"))
         self.attention.build(input_shape)
         self.attention_norm = self._norm("attention_norm")
         self.attention_norm.build(input_shape)
@@ -246,15 +251,11 @@ class TransformerDecoderBlock(_BlockBase):
         input_shape = inputs_shape
         check_rank(input_shape, 3, "inputs", "TransformerDecoderBlock", "(batch, length, hidden_dim)")
         encoder_outputs_shape = encoder_outputs_shape or input_shape
-        self.self_attention = MultiHeadSelfAttention(
-            name="self_attention", **self._attention_args()
-        )
+        self.self_attention = MultiHeadSelfAttention(**self._attention_args("self_attention"))
         self.self_attention.build(input_shape)
         self.self_attention_norm = self._norm("self_attention_norm")
         self.self_attention_norm.build(input_shape)
-        self.cross_attention = MultiHeadCrossAttention(
-            name="cross_attention", **self._attention_args()
-        )
+        self.cross_attention = MultiHeadCrossAttention(**self._attention_args("cross_attention"))
         self.cross_attention.build(input_shape, encoder_outputs_shape)
         self.cross_attention_norm = self._norm("cross_attention_norm")
         self.cross_attention_norm.build(input_shape)
