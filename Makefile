@@ -17,10 +17,13 @@ EXTRAS := test,course,grading,site,jax,tensorflow-cpu,torch,dev
 # compares with.
 OLDEST := .venv-oldest
 OLDEST_KERAS ?= keras==3.8.0
-OLDEST_DEPS := "$(OLDEST_KERAS)" numpy==1.26.4 jax==0.5.0 jaxlib==0.5.0 pytest scipy
+OLDEST_DEPS := "$(OLDEST_KERAS)" numpy==1.26.4 jax==0.5.0 jaxlib==0.5.0 pytest pytest-xdist scipy
 # Needs TensorFlow and PyTorch, which the library-only environment does not have.
 OLDEST_DESELECT := --deselect tests/test_serialization.py::test_models_saved_here_load_under_every_other_backend
 PYTEST := python -m pytest -q -p no:cacheprovider
+# The library's tests on both cores (pytest-xdist): each test is one process's work, so one
+# worker leaves the second core idle.
+PARALLEL := -n 2
 # The library's tests and doctests: `course` marks the course's (tests/conftest.py says which).
 LIBRARY_TESTS := -m "not course" --ignore=keraskit/course
 RUFF_PATHS := keraskit tests tools docs/plugins bench
@@ -58,13 +61,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check $(RUFF_PATHS)
 	$(BIN)/ruff format --check $(RUFF_PATHS)
 
-# The inner loop, a few minutes: lint, format, and the library's tests and doctests on JAX.
+# The inner loop, at most 3 minutes: lint, format, and the library's unit tests and doctests on
+# JAX; the tests marked `slow` (training to an accuracy, several processes) wait for `make test`.
 check: lint
-	KERAS_BACKEND=jax $(BIN)/$(PYTEST) --durations=5 $(LIBRARY_TESTS)
+	KERAS_BACKEND=jax $(BIN)/$(PYTEST) $(PARALLEL) --durations=5 -m "not course and not slow" \
+		--ignore=keraskit/course
 
 # The library's tests at the oldest Keras it claims to support.
 oldest: $(OLDEST)/bin/.installed
-	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(LIBRARY_TESTS) $(OLDEST_DESELECT)
+	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(PARALLEL) $(LIBRARY_TESTS) $(OLDEST_DESELECT)
 
 # The sdist and the wheel in dist/, checked as PyPI would (tests/test_packaging.py installs
 # this wheel into a fresh venv).
@@ -100,7 +105,7 @@ test: $(BIN)/.installed data chromium lint build $(OLDEST)/bin/.installed
 	echo "=== the course website in headless Chromium ==="; \
 	KERAS_BACKEND=jax $(BIN)/$(PYTEST) tests/test_site.py || status=1; \
 	echo "=== the library's tests at $(OLDEST_KERAS) on jax ==="; \
-	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(LIBRARY_TESTS) $(OLDEST_DESELECT) || status=1; \
+	KERAS_BACKEND=jax $(OLDEST)/bin/$(PYTEST) $(PARALLEL) $(LIBRARY_TESTS) $(OLDEST_DESELECT) || status=1; \
 	exit $$status
 
 # The benchmarks against peers (not tests; see bench/README.md). On a CPU each script
