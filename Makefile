@@ -31,8 +31,9 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
 .PHONY: test check lint build release oldest demo notebooks exercises data clean site course chromium bench
 
-# The environment: rebuilt when pyproject.toml or this file changes.
-$(BIN)/.installed: pyproject.toml Makefile
+# The environment: rebuilt when pyproject.toml, this file or the version (keraskit/__init__.py,
+# which the editable install's metadata copies) changes.
+$(BIN)/.installed: pyproject.toml Makefile keraskit/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
