@@ -340,3 +340,12 @@ def test_recipe_trains_data_parallel_on_two_devices_like_on_one():
     np.testing.assert_allclose(results[2]["first_step_loss"], results[1]["first_step_loss"], rtol=1e-5)
     losses = results[2]["losses"]
     assert losses[-1] < 0.8 * losses[0], losses  # 4 shapes: a model at chance stays at ln 4
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_train_vit_returns_a_model_ready_to_evaluate_with_integer_labels(augment):
+    train, test = shapes_data(128, 64)
+    run = train_vit(train, model_config=TINY, epochs=1, batch_size=64, verbose=0, augment=augment)
+    _, accuracy = run.model.evaluate(*test, verbose=0)
+    predicted = run.model.predict(test[0], verbose=0).argmax(-1)
+    assert accuracy == pytest.approx(np.mean(predicted == test[1]), abs=1e-6)

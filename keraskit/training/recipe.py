@@ -104,10 +104,12 @@ class TrainingRun:
     epoch 1: ... images/s (includes compilation)
     >>> run.model.output_shape, run.validation_accuracy, run.device
     ((None, 2), None, 'CPU x1')
+    >>> loss, accuracy = run.model.evaluate(images, labels, verbose=0)  # integer labels
     """
 
     model: keras.Model
-    """The trained ViT (without the augmentation layers)."""
+    """The trained ViT (without the augmentation layers), compiled for evaluation with integer
+    labels: `run.model.evaluate(x_test, y_test)` gives the loss and the accuracy."""
     history: dict
     """Per-epoch logs: loss, accuracy, val_* (with validation data), images_per_second, mfu."""
     validation_accuracy: float | None
@@ -242,7 +244,10 @@ def train_vit(
     with distribution.scope() if distribution else contextlib.nullcontext():
         with precision_scope(precision):
             model = vit(**config)
-            trainer = with_augmentation(model, image_augmentation(seed=seed)) if augment else model
+            # Training sees one-hot labels (for label smoothing) and, with `augment`, the
+            # augmentation layers; `model` stays the plain ViT, compiled below for evaluation.
+            augmentation = image_augmentation(seed=seed) if augment else keras.layers.Identity()
+            trainer = with_augmentation(model, augmentation)
         schedule = warmup_cosine(peak_learning_rate, total_steps, warmup_steps)
         trainer.compile(
             optimizer=adamw_optimizer(model, schedule, weight_decay=weight_decay),
@@ -260,6 +265,8 @@ def train_vit(
             callbacks=[*checkpoints, monitor, *callbacks], verbose=verbose,
         )
         seconds = time.perf_counter() - start
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
 
     speeds = monitor.images_per_second
     steady = max(speeds[1:]) if len(speeds) > 1 else (speeds[0] if speeds else float("nan"))
