@@ -15,10 +15,17 @@ import sys
 def machine():
     """One line naming the accelerator (or CPU), for the table's caption."""
     try:
-        gpu = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout.strip().splitlines()
+        gpu = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
     except (OSError, subprocess.SubprocessError):
         gpu = []
     cpu = platform.processor() or platform.machine()
@@ -44,6 +51,7 @@ def median(values):
 
 def markdown_table(rows, columns):
     """Rows (dicts) as a Markdown table with the given columns, in that order."""
+
     def cell(value):
         if isinstance(value, float):
             return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"

@@ -48,10 +48,18 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=64, help="images per step (default 64)")
     parser.add_argument("--repeats", type=int, default=15, help="timed steps per peer and shape")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")
-    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
-                        help="compute dtype; auto = bfloat16 on a GPU, float32 on a CPU")
-    parser.add_argument("--shapes", nargs="+", metavar="TOKENSxWIDTH",
-                        help="e.g. 197x384 (heads = width / 64); default: all four ViT shapes")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="compute dtype; auto = bfloat16 on a GPU, float32 on a CPU",
+    )
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        metavar="TOKENSxWIDTH",
+        help="e.g. 197x384 (heads = width / 64); default: all four ViT shapes",
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child -> parent
     return parser.parse_args(argv)
 
@@ -85,8 +93,12 @@ def keras_hub_block(width, heads, dtype):
     import keras_hub
 
     return keras_hub.layers.TransformerEncoder(
-        intermediate_dim=4 * width, num_heads=heads, activation="gelu",
-        layer_norm_epsilon=1e-6, normalize_first=True, dtype=dtype,
+        intermediate_dim=4 * width,
+        num_heads=heads,
+        activation="gelu",
+        layer_norm_epsilon=1e-6,
+        normalize_first=True,
+        dtype=dtype,
     )
 
 
@@ -106,10 +118,16 @@ def copy_weights(block, peer, kind):
         mha = peer._self_attention_layer
         hidden, output = peer._feedforward_intermediate_dense, peer._feedforward_output_dense
     attention = block.attention
-    pairs = ((attention.query_dense, mha._query_dense), (attention.key_dense, mha._key_dense),
-             (attention.value_dense, mha._value_dense), (attention.output_dense, mha._output_dense),
-             (block.attention_norm, norm1), (block.mlp_norm, norm2),
-             (block.mlp_hidden, hidden), (block.mlp_output, output))
+    pairs = (
+        (attention.query_dense, mha._query_dense),
+        (attention.key_dense, mha._key_dense),
+        (attention.value_dense, mha._value_dense),
+        (attention.output_dense, mha._output_dense),
+        (block.attention_norm, norm1),
+        (block.mlp_norm, norm2),
+        (block.mlp_hidden, hidden),
+        (block.mlp_output, output),
+    )
     for ours, theirs in pairs:
         theirs.set_weights(ours.get_weights())
 
@@ -172,8 +190,11 @@ def measure_backend(args):
             np.random.default_rng(0).normal(size=(args.batch, tokens, width)).astype("float32")
         )
         block = keraskit_block(width, heads, dtype)
-        peers = {"keraskit": block, "keras MHA": KerasMHABlock(width, heads, dtype),
-                 "KerasHub": keras_hub_block(width, heads, dtype)}
+        peers = {
+            "keraskit": block,
+            "keras MHA": KerasMHABlock(width, heads, dtype),
+            "KerasHub": keras_hub_block(width, heads, dtype),
+        }
         for layer in peers.values():
             layer(x[:1])  # build
         differences = {}
@@ -188,21 +209,28 @@ def measure_backend(args):
                 step()
         times = {name: [] for name in PEERS}
         for repeat in range(args.repeats):
-            order = PEERS[repeat % 3:] + PEERS[:repeat % 3]  # who goes first rotates
+            order = PEERS[repeat % 3 :] + PEERS[: repeat % 3]  # who goes first rotates
             for name in order:
                 start = time.perf_counter()
                 steps[name]()
                 times[name].append(time.perf_counter() - start)
         medians = {name: _common.median(values) * 1e3 for name, values in times.items()}
         best_peer = min(medians[name] for name in PEERS[1:])
-        rows.append({
-            "backend": backend, "tokens": tokens, "width": width, "heads": heads, "dtype": dtype,
-            "keraskit ms": medians["keraskit"], "keras MHA ms": medians["keras MHA"],
-            "KerasHub ms": medians["KerasHub"],
-            "vs keras MHA": medians["keraskit"] / medians["keras MHA"],
-            "vs best peer": medians["keraskit"] / best_peer,
-            "max output diff": max(differences.values()),
-        })
+        rows.append(
+            {
+                "backend": backend,
+                "tokens": tokens,
+                "width": width,
+                "heads": heads,
+                "dtype": dtype,
+                "keraskit ms": medians["keraskit"],
+                "keras MHA ms": medians["keras MHA"],
+                "KerasHub ms": medians["KerasHub"],
+                "vs keras MHA": medians["keraskit"] / medians["keras MHA"],
+                "vs best peer": medians["keraskit"] / best_peer,
+                "max output diff": max(differences.values()),
+            }
+        )
         print(f"  {backend} {tokens}x{width}: done", file=sys.stderr, flush=True)
     return rows
 
@@ -233,9 +261,21 @@ def _on_gpu(backend):
 
 def run_child(backend, args):
     """Measure one backend in its own process (Keras picks its backend once per process)."""
-    command = [sys.executable, os.path.abspath(__file__), "--backend", backend, "--json",
-               "--batch", str(args.batch), "--repeats", str(args.repeats),
-               "--warmup", str(args.warmup), "--dtype", args.dtype]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--backend",
+        backend,
+        "--json",
+        "--batch",
+        str(args.batch),
+        "--repeats",
+        str(args.repeats),
+        "--warmup",
+        str(args.warmup),
+        "--dtype",
+        args.dtype,
+    ]
     if args.shapes:
         command += ["--shapes", *args.shapes]
     environment = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
@@ -252,15 +292,30 @@ def main(argv=None):
         return
     backends = [args.backend] if args.backend else list(BACKENDS)
     rows = [row for backend in backends for row in run_child(backend, args)]
-    columns = ["backend", "tokens", "width", "heads", "dtype", "keraskit ms", "keras MHA ms",
-               "KerasHub ms", "vs keras MHA", "vs best peer", "max output diff"]
+    columns = [
+        "backend",
+        "tokens",
+        "width",
+        "heads",
+        "dtype",
+        "keraskit ms",
+        "keras MHA ms",
+        "KerasHub ms",
+        "vs keras MHA",
+        "vs best peer",
+        "max output diff",
+    ]
     print(_common.caption(f"Transformer block, forward + backward, batch {args.batch}"))
-    print(f"Medians of {args.repeats} interleaved steps after {args.warmup} warm-up steps; "
-          f"{_common.versions('keras', 'keras_hub', 'jax', 'tensorflow', 'torch')}.\n")
+    print(
+        f"Medians of {args.repeats} interleaved steps after {args.warmup} warm-up steps; "
+        f"{_common.versions('keras', 'keras_hub', 'jax', 'tensorflow', 'torch')}.\n"
+    )
     print(_common.markdown_table(rows, columns))
     worst = max(rows, key=lambda row: row["vs best peer"])
-    print(f"\nkeraskit / best peer, worst case: {worst['vs best peer']:.2f}x "
-          f"({worst['backend']}, {worst['tokens']} tokens, width {worst['width']})")
+    print(
+        f"\nkeraskit / best peer, worst case: {worst['vs best peer']:.2f}x "
+        f"({worst['backend']}, {worst['tokens']} tokens, width {worst['width']})"
+    )
 
 
 if __name__ == "__main__":

@@ -246,12 +246,15 @@ def train_on_device(
     train_images, train_labels = (jax.device_put(array) for array in train)
     test_images, test_labels = (jax.device_put(array) for array in test)
     if train_images.ndim != 4:
-        raise ValueError("Expected training images (N, height, width, channels). "
-                         f"Received shape {train_images.shape}")
+        raise ValueError(
+            f"Expected training images (N, height, width, channels). Received shape {train_images.shape}"
+        )
     steps = train_images.shape[0] // batch_size
     if steps == 0:
-        raise ValueError(f"`batch_size`={batch_size} is larger than the {train_images.shape[0]} "
-                         "training images; one epoch needs at least one whole batch.")
+        raise ValueError(
+            f"`batch_size`={batch_size} is larger than the {train_images.shape[0]} "
+            "training images; one epoch needs at least one whole batch."
+        )
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
 
@@ -259,22 +262,32 @@ def train_on_device(
     if flip or max_shift:
         augmentation = image_augmentation(flip, max_shift, seed=seed)
         augmentation.build((None, *train_images.shape[1:]))
-    train_epoch = _epoch_function(model, optimizer, augmentation, loss or cross_entropy(label_smoothing),
-                                  steps, batch_size, shuffle)
+    train_epoch = _epoch_function(
+        model, optimizer, augmentation, loss or cross_entropy(label_smoothing), steps, batch_size, shuffle
+    )
     test_accuracy = _accuracy_function(model, eval_batch_size or batch_size)
     # Plain arrays, not Keras variables: the compiled functions take and return values.
-    state = tuple([v.value for v in variables] for variables in (
-        model.trainable_variables, model.non_trainable_variables, optimizer.variables,
-        augmentation.non_trainable_variables if augmentation is not None else [],
-    ))
+    state = tuple(
+        [v.value for v in variables]
+        for variables in (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            optimizer.variables,
+            augmentation.non_trainable_variables if augmentation is not None else [],
+        )
+    )
     epoch_keys = jax.random.split(jax.random.key(seed), epochs)
 
     history = []
     for epoch in range(epochs):
         state, mean_loss = train_epoch(state, train_images, train_labels, epoch_keys[epoch])
         accuracy = float(test_accuracy(state[0], state[1], test_images, test_labels))
-        record = dict(epoch=epoch + 1, seconds=time.perf_counter() - start, loss=float(mean_loss),
-                      test_accuracy=accuracy)
+        record = dict(
+            epoch=epoch + 1,
+            seconds=time.perf_counter() - start,
+            loss=float(mean_loss),
+            test_accuracy=accuracy,
+        )
         history.append(record)
         _write_back(model, optimizer, state)
         stop = on_epoch_end(record) if on_epoch_end is not None else False

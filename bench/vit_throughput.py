@@ -121,9 +121,13 @@ def measure_keras(settings):
     images, labels = keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels)
     # train_on_batch returns the loss as a Python float, so each call waits for its step.
     times = time_steps(lambda: model.train_on_batch(images, labels), settings)
-    result = dict(flops_per_image=vit_flops(model, training=True), peak=peak_flops(),
-                  device=accelerator_name() or "CPU", times=times,
-                  dtype=keras.config.dtype_policy().name)
+    result = dict(
+        flops_per_image=vit_flops(model, training=True),
+        peak=peak_flops(),
+        device=accelerator_name() or "CPU",
+        times=times,
+        dtype=keras.config.dtype_policy().name,
+    )
     if keras.backend.backend() == "jax":
         result["flash"] = cudnn_attention_evidence(model, images[:8])
     return result
@@ -157,8 +161,12 @@ def timm_arguments(settings):
 
     preset = VIT_PRESETS[settings["model"]]
     return dict(
-        img_size=settings["image_size"], patch_size=settings["patch_size"], num_classes=1000,
-        embed_dim=preset["hidden_dim"], depth=preset["num_layers"], num_heads=preset["num_heads"],
+        img_size=settings["image_size"],
+        patch_size=settings["patch_size"],
+        num_classes=1000,
+        embed_dim=preset["hidden_dim"],
+        depth=preset["num_layers"],
+        num_heads=preset["num_heads"],
         mlp_ratio=preset["intermediate_dim"] / preset["hidden_dim"],
     )
 
@@ -169,14 +177,15 @@ def measure_timm(settings):
     try:
         import timm
     except ImportError as error:
-        return dict(error=f"timm is not importable here ({error}); `pip install timm` "
-                          "next to a CUDA build of PyTorch and torchvision")
+        return dict(
+            error=f"timm is not importable here ({error}); `pip install timm` "
+            "next to a CUDA build of PyTorch and torchvision"
+        )
     from keraskit.training import peak_flops
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = timm.models.vision_transformer.VisionTransformer(**timm_arguments(settings)).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05,
-                                  fused=device == "cuda")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05, fused=device == "cuda")
     compiled = torch.compile(model)
     images, labels = synthetic_batch(settings, layout="channels_first")
     images = torch.from_numpy(images).to(device)
@@ -192,8 +201,12 @@ def measure_timm(settings):
         return loss.item()  # waits for the step, as Keras's train_on_batch does
 
     name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    return dict(times=time_steps(step, settings), device=name, peak=peak_flops(name) if device == "cuda"
-                else None, dtype="bf16 autocast" if settings["gpu"] else "float32")
+    return dict(
+        times=time_steps(step, settings),
+        device=name,
+        peak=peak_flops(name) if device == "cuda" else None,
+        dtype="bf16 autocast" if settings["gpu"] else "float32",
+    )
 
 
 # ---------------------------------------------------------------- the parent: one process per run
@@ -212,10 +225,15 @@ def table_row(run, result, settings, flops_per_image):
     seconds = _common.median(result["times"])
     images_per_second = settings["batch"] / seconds
     mfu = images_per_second * flops_per_image / result["peak"] if result.get("peak") else None
-    return {"run": run, "device": result["device"], "dtype": result["dtype"],
-            "step ms": seconds * 1e3, "images/s": images_per_second,
-            "MFU": f"{100 * mfu:.1f}%" if mfu is not None else "n/a (no GPU peak)",
-            "notes": result.get("flash", "")}
+    return {
+        "run": run,
+        "device": result["device"],
+        "dtype": result["dtype"],
+        "step ms": seconds * 1e3,
+        "images/s": images_per_second,
+        "MFU": f"{100 * mfu:.1f}%" if mfu is not None else "n/a (no GPU peak)",
+        "notes": result.get("flash", ""),
+    }
 
 
 def main(argv=None):
@@ -229,16 +247,19 @@ def main(argv=None):
     results = {run: run_child(run, settings) for run in args.runs}
     flops = next((r["flops_per_image"] for r in results.values() if "flops_per_image" in r), None)
     rows = [table_row(run, results[run], settings, flops) for run in args.runs]
-    print(_common.caption(
-        f"{settings['model']}/{settings['patch_size']} training throughput, "
-        f"{settings['image_size']}x{settings['image_size']}, batch {settings['batch']}, AdamW"
-    ))
+    print(
+        _common.caption(
+            f"{settings['model']}/{settings['patch_size']} training throughput, "
+            f"{settings['image_size']}x{settings['image_size']}, batch {settings['batch']}, AdamW"
+        )
+    )
     if not settings["gpu"]:
-        print("No GPU here: these are CPU smoke settings (a small model, small images), not the "
-              "benchmark.\n")
-    print(f"Median of {settings['steps']} steps after {settings['warmup']} warm-up steps; "
-          f"{(flops or 0) / 1e9:.1f} GFLOP per training image; "
-          f"{_common.versions('keras', 'jax', 'torch', 'timm')}.\n")
+        print("No GPU here: these are CPU smoke settings (a small model, small images), not the benchmark.\n")
+    print(
+        f"Median of {settings['steps']} steps after {settings['warmup']} warm-up steps; "
+        f"{(flops or 0) / 1e9:.1f} GFLOP per training image; "
+        f"{_common.versions('keras', 'jax', 'torch', 'timm')}.\n"
+    )
     print(_common.markdown_table(rows, ["run", "device", "dtype", "step ms", "images/s", "MFU", "notes"]))
     speed = {row["run"]: row["images/s"] for row in rows if isinstance(row["images/s"], float)}
     if "keras-jax" in speed and "timm" in speed:

@@ -1,6 +1,6 @@
 """keraskit: Keras 3 layers for Transformers and Vision Transformers, written to be read.
 
-    from keraskit import layers, models, training
+from keraskit import layers, models, training
 """
 
 __version__ = "0.2.0"

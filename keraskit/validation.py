@@ -59,7 +59,13 @@ def check_positive_number(value, name):
 
 
 def check_transformer_arguments(
-    *, hidden_dim, num_layers, num_heads, intermediate_dim, dropout, attention_dropout,
+    *,
+    hidden_dim,
+    num_layers,
+    num_heads,
+    intermediate_dim,
+    dropout,
+    attention_dropout,
     layer_norm_epsilon=1e-6,
 ):
     """Checks the arguments every Transformer builder shares; returns them as clean ints and floats.
@@ -80,8 +86,12 @@ def check_transformer_arguments(
     """
     checked = {
         name: check_positive_int(value, name)
-        for name, value in (("hidden_dim", hidden_dim), ("num_layers", num_layers),
-                            ("num_heads", num_heads), ("intermediate_dim", intermediate_dim))
+        for name, value in (
+            ("hidden_dim", hidden_dim),
+            ("num_layers", num_layers),
+            ("num_heads", num_heads),
+            ("intermediate_dim", intermediate_dim),
+        )
     }
     check_divides(checked["num_heads"], "num_heads", checked["hidden_dim"], "hidden_dim")
     checked["dropout"] = check_rate(dropout, "dropout")

@@ -36,11 +36,23 @@ def pytest_report_header(config):
 # files test the course (notebooks, exercises, grader, datasets, figures, site, README) or
 # the package build, and need the `course`, `grading` or `site` extras, kernels or minutes.
 # They are marked `course`: `make check` and the oldest-Keras run pass -m "not course".
-COURSE_TEST_FILES = frozenset({
-    "test_notebooks.py", "test_grading.py", "test_site.py", "test_packaging.py", "test_cli.py",
-    "test_viz.py", "test_corpus.py", "test_sentiment.py", "test_data.py", "test_cifar10.py",
-    "test_resident.py", "test_bench.py", "test_readme.py",
-})
+COURSE_TEST_FILES = frozenset(
+    {
+        "test_notebooks.py",
+        "test_grading.py",
+        "test_site.py",
+        "test_packaging.py",
+        "test_cli.py",
+        "test_viz.py",
+        "test_corpus.py",
+        "test_sentiment.py",
+        "test_data.py",
+        "test_cifar10.py",
+        "test_resident.py",
+        "test_bench.py",
+        "test_readme.py",
+    }
+)
 COURSE_PACKAGE = Path(__file__).resolve().parent.parent / "keraskit" / "course"  # its doctests
 
 

@@ -35,43 +35,55 @@ def build_zoo():
     zoo["PatchEmbedding"] = (_model(x, layers.PatchEmbedding(4, 16)(x)), _inputs(1, (8, 8, 3)))
     x = keras.Input((16, 12))
     zoo["PatchEncoder"] = (
-        _model(x, layers.PatchEncoder(16, class_token=True, dropout=0.1)(x)), _inputs(2, (16, 12)))
+        _model(x, layers.PatchEncoder(16, class_token=True, dropout=0.1)(x)),
+        _inputs(2, (16, 12)),
+    )
     x = keras.Input((16, 12))
     zoo["PatchEncoder-sincos2d"] = (
         _model(x, layers.PatchEncoder(16, grid_size=(2, 8), position="sincos2d")(x)),
-        _inputs(3, (16, 12)))
+        _inputs(3, (16, 12)),
+    )
     zoo["SinusoidalPositionEncoding"] = (
-        _add_encoding(layers.SinusoidalPositionEncoding(), (10, 16)), _inputs(4, (10, 16)))
+        _add_encoding(layers.SinusoidalPositionEncoding(), (10, 16)),
+        _inputs(4, (10, 16)),
+    )
     zoo["SinCos2DPositionEncoding"] = (
-        _add_encoding(layers.SinCos2DPositionEncoding((2, 4)), (8, 16)), _inputs(5, (8, 16)))
+        _add_encoding(layers.SinCos2DPositionEncoding((2, 4)), (8, 16)),
+        _inputs(5, (8, 16)),
+    )
     zoo["LearnedPositionEmbedding"] = (
-        _add_encoding(layers.LearnedPositionEmbedding(12), (10, 16)), _inputs(6, (10, 16)))
+        _add_encoding(layers.LearnedPositionEmbedding(12), (10, 16)),
+        _inputs(6, (10, 16)),
+    )
 
     ids = keras.Input((7,), dtype="int32")
     embedded = layers.TokenAndPositionEmbedding(50, 7, hidden_dim=16, mask_zero=True)(ids)
     encoded = layers.TransformerBlock(2, intermediate_dim=32, normalize_first=False)(embedded)
     token_ids = np.array([[4, 8, 15, 16, 23, 0, 0], [42, 1, 2, 3, 4, 5, 6]], dtype="int32")
-    zoo["TokenAndPositionEmbedding+masking"] = (
-        _model(ids, layers.TokenPooling("gap")(encoded)), [token_ids])
+    zoo["TokenAndPositionEmbedding+masking"] = (_model(ids, layers.TokenPooling("gap")(encoded)), [token_ids])
 
     x = keras.Input((6, 16))
     zoo["MultiHeadSelfAttention"] = (
-        _model(x, layers.MultiHeadSelfAttention(4, attention_dropout=0.1)(x)), _inputs(7, (6, 16)))
+        _model(x, layers.MultiHeadSelfAttention(4, attention_dropout=0.1)(x)),
+        _inputs(7, (6, 16)),
+    )
     target, source = keras.Input((5, 16)), keras.Input((7, 16))
     zoo["MultiHeadCrossAttention"] = (
         _model([target, source], layers.MultiHeadCrossAttention(4)(target, source)),
-        _inputs(8, (5, 16), (7, 16)))
+        _inputs(8, (5, 16), (7, 16)),
+    )
     x = keras.Input((6, 16))
     zoo["TransformerBlock"] = (
         _model(x, layers.TransformerBlock(4, intermediate_dim=32, dropout=0.1, drop_path=0.1)(x)),
-        _inputs(9, (6, 16)))
+        _inputs(9, (6, 16)),
+    )
     target, source = keras.Input((5, 16)), keras.Input((7, 16))
     zoo["TransformerDecoderBlock"] = (
         _model([target, source], layers.TransformerDecoderBlock(4, intermediate_dim=32)(target, source)),
-        _inputs(10, (5, 16), (7, 16)))
+        _inputs(10, (5, 16), (7, 16)),
+    )
     x = keras.Input((4, 8))
-    zoo["DropPath"] = (_model(x, layers.DropPath(0.3)(keras.layers.Dense(8)(x))),
-                       _inputs(11, (4, 8)))
+    zoo["DropPath"] = (_model(x, layers.DropPath(0.3)(keras.layers.Dense(8)(x))), _inputs(11, (4, 8)))
     x = keras.Input((5, 8))
     zoo["TokenPooling"] = (_model(x, layers.TokenPooling("cls")(x)), _inputs(12, (5, 8)))
 
@@ -79,17 +91,48 @@ def build_zoo():
     zoo["RandomShift"] = (_model(x, layers.RandomShift(2, seed=4)(x)), _inputs(16, (6, 5, 2)))
 
     zoo["vit"] = (
-        vit(image_size=16, patch_size=4, num_classes=5, hidden_dim=16, num_layers=2, num_heads=2,
-            intermediate_dim=32, channels=1),
-        _inputs(13, (16, 16, 1)))
+        vit(
+            image_size=16,
+            patch_size=4,
+            num_classes=5,
+            hidden_dim=16,
+            num_layers=2,
+            num_heads=2,
+            intermediate_dim=32,
+            channels=1,
+        ),
+        _inputs(13, (16, 16, 1)),
+    )
     zoo["vit-gap-sincos2d"] = (
-        vit(image_size=(8, 16), patch_size=(4, 8), num_classes=3, hidden_dim=16, num_layers=2,
-            num_heads=4, intermediate_dim=32, pooling="gap", position="sincos2d", drop_path=0.2),
-        _inputs(14, (8, 16, 3)))
+        vit(
+            image_size=(8, 16),
+            patch_size=(4, 8),
+            num_classes=3,
+            hidden_dim=16,
+            num_layers=2,
+            num_heads=4,
+            intermediate_dim=32,
+            pooling="gap",
+            position="sincos2d",
+            drop_path=0.2,
+        ),
+        _inputs(14, (8, 16, 3)),
+    )
     zoo["vit-distillation"] = (
-        vit(image_size=16, patch_size=4, num_classes=5, hidden_dim=16, num_layers=1, num_heads=2,
-            intermediate_dim=32, channels=1, distillation=True, position="sincos2d"),
-        _inputs(15, (16, 16, 1)))
+        vit(
+            image_size=16,
+            patch_size=4,
+            num_classes=5,
+            hidden_dim=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_dim=32,
+            channels=1,
+            distillation=True,
+            position="sincos2d",
+        ),
+        _inputs(15, (16, 16, 1)),
+    )
     return zoo
 
 

@@ -43,8 +43,9 @@ def sincos_2d(rows, columns, dim, max_wavelength=10000.0):
     out = []
     for r in range(rows):
         for c in range(columns):
-            out.append(np.concatenate([np.sin(r * omega), np.cos(r * omega),
-                                       np.sin(c * omega), np.cos(c * omega)]))
+            out.append(
+                np.concatenate([np.sin(r * omega), np.cos(r * omega), np.sin(c * omega), np.cos(c * omega)])
+            )
     return np.array(out)
 
 
@@ -56,7 +57,7 @@ def patches(images, ph, pw):
         seq = []
         for r in range(0, h, ph):
             for col in range(0, w, pw):
-                seq.append(images[n, r:r + ph, col:col + pw, :].reshape(-1))
+                seq.append(images[n, r : r + ph, col : col + pw, :].reshape(-1))
         out.append(seq)
     return np.array(out)
 
@@ -85,6 +86,7 @@ def multi_head_attention(x, context, wq, bq, wk, bk, wv, bv, wo, bo, num_heads, 
     mask: bool (B, T, S) or None; True = may attend.
     Returns outputs (B, T, D) and weights (B, N, T, S).
     """
+
     def split(t):  # (B, L, N*H) -> (B, N, L, H)
         b, length, width = t.shape
         return t.reshape(b, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
@@ -102,9 +104,11 @@ def multi_head_attention(x, context, wq, bq, wk, bk, wv, bv, wo, bo, num_heads, 
 
 def transformer_block(x, w, num_heads, norm_first, epsilon, mask=None):
     """A Transformer encoder block; w holds NumPy weights by name."""
+
     def attention(h):
-        return multi_head_attention(h, h, w["wq"], w["bq"], w["wk"], w["bk"], w["wv"], w["bv"],
-                                    w["wo"], w["bo"], num_heads, mask)[0]
+        return multi_head_attention(
+            h, h, w["wq"], w["bq"], w["wk"], w["bk"], w["wv"], w["bv"], w["wo"], w["bo"], num_heads, mask
+        )[0]
 
     def mlp(h):
         return gelu(h @ w["w1"] + w["b1"]) @ w["w2"] + w["b2"]

@@ -16,14 +16,19 @@ def copy_from_keras(ours, theirs):
 
     Both lay their weights out alike (kernels (D, N, H) and (N, H, D)), so each copies
     as it is; returns them flattened to (D, N*H) / (N*H, D) for the NumPy reference."""
-    pairs = [(ours.query_dense, theirs._query_dense), (ours.key_dense, theirs._key_dense),
-             (ours.value_dense, theirs._value_dense), (ours.output_dense, theirs._output_dense)]
+    pairs = [
+        (ours.query_dense, theirs._query_dense),
+        (ours.key_dense, theirs._key_dense),
+        (ours.value_dense, theirs._value_dense),
+        (ours.output_dense, theirs._output_dense),
+    ]
     for mine, keras_dense in pairs:
         assert [w.shape for w in mine.weights] == [w.shape for w in keras_dense.weights]
         mine.set_weights([to_numpy(w) for w in keras_dense.weights])
     (wq, bq), (wk, bk), (wv, bv) = (
         (to_numpy(kernel).reshape(kernel.shape[0], -1), to_numpy(bias).reshape(-1))
-        for kernel, bias in (dense.weights for dense, _ in pairs[:3]))
+        for kernel, bias in (dense.weights for dense, _ in pairs[:3])
+    )
     wo, bo = (to_numpy(w) for w in ours.output_dense.weights)
     return dict(wq=wq, bq=bq, wk=wk, bk=bk, wv=wv, bv=bv, wo=wo.reshape(-1, wo.shape[-1]), bo=bo)
 
@@ -61,8 +66,7 @@ def test_explicit_weights_match_numpy_formula(rng):
     mask = rng.random((B, T, T)) > 0.3
     mask[:, :, 0] = True  # every query may see at least one key
     outputs, weights = ours(x, mask=mask, return_attention_scores=True)
-    expected_outputs, expected_weights = multi_head_attention(x, x, **w, num_heads=HEADS,
-                                                              mask=mask)
+    expected_outputs, expected_weights = multi_head_attention(x, x, **w, num_heads=HEADS, mask=mask)
     np.testing.assert_allclose(to_numpy(weights), expected_weights, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(to_numpy(outputs), expected_outputs, rtol=1e-5, atol=1e-5)
 
@@ -93,7 +97,7 @@ def test_causal_output_at_t_ignores_tokens_after_t(rng, scores):
     layer = MultiHeadSelfAttention(HEADS)
     t = 3
     changed = x.copy()
-    changed[:, t + 1:] = rng.normal(size=changed[:, t + 1:].shape)
+    changed[:, t + 1 :] = rng.normal(size=changed[:, t + 1 :].shape)
 
     def run(inputs):
         out = layer(inputs, use_causal_mask=True, return_attention_scores=scores)
@@ -101,7 +105,7 @@ def test_causal_output_at_t_ignores_tokens_after_t(rng, scores):
 
     before, after = run(x), run(changed)
     np.testing.assert_allclose(after[:, : t + 1], before[:, : t + 1], atol=1e-6)
-    assert not np.allclose(after[:, t + 1:], before[:, t + 1:])  # later positions did change
+    assert not np.allclose(after[:, t + 1 :], before[:, t + 1 :])  # later positions did change
 
 
 @pytest.mark.parametrize("scores", [False, True], ids=["fused", "explicit"])
@@ -118,8 +122,9 @@ def test_fully_padded_rows_never_produce_nan(rng, scores):
 def test_attention_weights_rows_sum_to_one_and_respect_masks(rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     pad = padding_mask(rng)
-    _, weights = MultiHeadSelfAttention(HEADS)(x, mask=pad, use_causal_mask=True,
-                                               return_attention_scores=True)
+    _, weights = MultiHeadSelfAttention(HEADS)(
+        x, mask=pad, use_causal_mask=True, return_attention_scores=True
+    )
     weights = to_numpy(weights)
     assert weights.shape == (B, HEADS, T, T)
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
@@ -136,8 +141,7 @@ def test_cross_attention_matches_keras_multi_head_attention(rng):
     ours(target, source)
     copy_from_keras(ours, theirs)
     source_pad = np.arange(S)[None, :] < rng.integers(1, S + 1, size=B)[:, None]
-    expected = to_numpy(theirs(target, source,
-                               attention_mask=np.repeat(source_pad[:, None], T, axis=1)))
+    expected = to_numpy(theirs(target, source, attention_mask=np.repeat(source_pad[:, None], T, axis=1)))
     for scores in (False, True):
         got = ours(target, source, context_mask=source_pad, return_attention_scores=scores)
         got = to_numpy(got[0] if scores else got)
@@ -172,6 +176,5 @@ def test_attention_scores_are_returned_in_a_functional_model(rng):
     got_outputs, got_weights = model(rng.normal(size=(2, T, D)).astype("float32"))
     np.testing.assert_allclose(to_numpy(got_weights).sum(-1), 1.0, atol=1e-6)
     source = keras.Input((S, D))
-    cross, cross_weights = MultiHeadCrossAttention(HEADS)(inputs, source,
-                                                           return_attention_scores=True)
+    cross, cross_weights = MultiHeadCrossAttention(HEADS)(inputs, source, return_attention_scores=True)
     assert tuple(cross.shape) == (None, T, D) and tuple(cross_weights.shape) == (None, HEADS, T, S)

@@ -12,8 +12,12 @@ def shifts_that_explain(image, output, k):
     """All (row, column) offsets of the zero-padded image whose window equals the output."""
     padded = np.pad(image, ((k, k), (k, k), (0, 0)))
     height, width = image.shape[:2]
-    return [(row, column) for row in range(2 * k + 1) for column in range(2 * k + 1)
-            if np.array_equal(padded[row:row + height, column:column + width], output)]
+    return [
+        (row, column)
+        for row in range(2 * k + 1)
+        for column in range(2 * k + 1)
+        if np.array_equal(padded[row : row + height, column : column + width], output)
+    ]
 
 
 def test_each_image_is_a_zero_filled_shift_of_its_input(rng):
@@ -42,10 +46,12 @@ def test_keeps_the_training_step_compiled(rng):
     y = rng.integers(0, 2, 64)
 
     def compiled(*augmentation):
-        model = keras.Sequential([keras.Input((8, 8, 1)), *augmentation, keras.layers.Flatten(),
-                                  keras.layers.Dense(2)])
-        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      jit_compile="auto")
+        model = keras.Sequential(
+            [keras.Input((8, 8, 1)), *augmentation, keras.layers.Flatten(), keras.layers.Dense(2)]
+        )
+        model.compile(
+            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile="auto"
+        )
         history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
         assert np.isfinite(history.history["loss"]).all()
         return model.jit_compile

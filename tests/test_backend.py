@@ -67,7 +67,8 @@ def test_import_keraskit_works_without_tensorflow_and_with_no_backend_chosen(tmp
         "import keraskit, keras\n"
         "print(keras.backend.backend(), keraskit.layers.Patches.__name__)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["jax", "Patches"]

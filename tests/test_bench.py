@@ -71,5 +71,6 @@ def test_the_timm_peer_is_built_from_the_same_preset_as_keraskits_vit_base():
     throughput = load("vit_throughput")
     arguments = throughput.timm_arguments({"model": "vit_base", "image_size": 224, "patch_size": 16})
     # ViT-B/16 (Dosovitskiy et al. 2021, table 1): width 768, 12 layers, 12 heads, MLP 3072.
-    assert arguments == dict(img_size=224, patch_size=16, num_classes=1000, embed_dim=768, depth=12,
-                             num_heads=12, mlp_ratio=4.0)
+    assert arguments == dict(
+        img_size=224, patch_size=16, num_classes=1000, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4.0
+    )

@@ -36,8 +36,12 @@ def imports(path, root=PACKAGE):
 
 def test_the_scan_sees_every_library_module():
     names = {path.relative_to(PACKAGE).as_posix() for path in LIBRARY_FILES}
-    assert {"layers/attention.py", "models/vision_transformer.py", "training/recipe.py",
-            "validation.py"} <= names
+    assert {
+        "layers/attention.py",
+        "models/vision_transformer.py",
+        "training/recipe.py",
+        "validation.py",
+    } <= names
     assert not any(name.startswith("course/") for name in names)
 
 
@@ -47,9 +51,11 @@ def check_library_file(path, root=PACKAGE):
     for module, line in imports(path, root):
         top = module.split(".")[0]
         assert not module.startswith("keraskit.course"), (
-            f"{relative}:{line} imports {module}: the library never imports the course tooling")
+            f"{relative}:{line} imports {module}: the library never imports the course tooling"
+        )
         assert top in allowed or (relative, top) in BACKEND_LOOKUP, (
-            f"{relative}:{line} imports {module}: the library imports only keras and numpy")
+            f"{relative}:{line} imports {module}: the library imports only keras and numpy"
+        )
 
 
 def check_private_imports(path, root=PACKAGE):
@@ -62,7 +68,8 @@ def check_private_imports(path, root=PACKAGE):
             if part.startswith("_") and not part.startswith("__"):
                 owner = ".".join(parts[:depth])
                 assert owner == own_package, (
-                    f"{path.relative_to(root)}:{line} imports the private {module} of {owner}")
+                    f"{path.relative_to(root)}:{line} imports the private {module} of {owner}"
+                )
 
 
 @pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda path: path.relative_to(PACKAGE).as_posix())
@@ -75,11 +82,14 @@ def test_no_private_module_is_imported_from_another_package(path):
     check_private_imports(path)
 
 
-@pytest.mark.parametrize("line, message", [
-    ("from keraskit.course import viz", "never imports the course tooling"),
-    ("import matplotlib.pyplot as plt", "imports only keras and numpy"),
-    ("from ..models import _hidden", "imports the private keraskit.models._hidden of keraskit.models"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("from keraskit.course import viz", "never imports the course tooling"),
+        ("import matplotlib.pyplot as plt", "imports only keras and numpy"),
+        ("from ..models import _hidden", "imports the private keraskit.models._hidden of keraskit.models"),
+    ],
+)
 def test_the_checks_catch_a_bad_import(tmp_path, line, message):
     """The scan is not vacuous: a library file with a forbidden import is caught."""
     root = tmp_path / "keraskit"

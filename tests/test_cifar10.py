@@ -74,12 +74,16 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize("inside", ["cifar-10-batches-py-target/cifar-10-batches-py",  # Keras 3
-                                    "cifar-10-batches-py"])  # the archive unpacked by hand
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "cifar-10-batches-py-target/cifar-10-batches-py",  # Keras 3
+        "cifar-10-batches-py",
+    ],
+)  # the archive unpacked by hand
 def test_loader_finds_the_batches_in_keras_home(inside, tmp_path, clean_env):
     clean_env.setenv("HOME", str(tmp_path / "home"))
-    write_batches(tmp_path / "home" / ".keras" / "datasets" / "cifar-10-batches-py",
-                  np.random.default_rng(0))
+    write_batches(tmp_path / "home" / ".keras" / "datasets" / "cifar-10-batches-py", np.random.default_rng(0))
     clean_env.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     folder = tmp_path / "keras_home" / "datasets" / inside
     write_batches(folder, np.random.default_rng(1))
@@ -87,8 +91,7 @@ def test_loader_finds_the_batches_in_keras_home(inside, tmp_path, clean_env):
     (x_train, _), (x_test, y_test) = load_cifar10()
     with open(folder / "test_batch", "rb") as file:
         written = pickle.load(file)
-    np.testing.assert_array_equal(x_test.transpose(0, 3, 1, 2).reshape(len(x_test), -1),
-                                  written[b"data"])
+    np.testing.assert_array_equal(x_test.transpose(0, 3, 1, 2).reshape(len(x_test), -1), written[b"data"])
     np.testing.assert_array_equal(y_test, written[b"labels"])
 
 
@@ -117,7 +120,8 @@ def test_offline_error_lists_the_keras_home_folders_searched(tmp_path, clean_env
     searched = message.split("Searched:\n")[1].splitlines()[:2]
     assert [line.strip() for line in searched] == [
         str(cache / "cifar-10-batches-py-target" / "cifar-10-batches-py"),
-        str(cache / "cifar-10-batches-py")]
+        str(cache / "cifar-10-batches-py"),
+    ]
     assert f"tar -xzf cifar-10-python.tar.gz -C {cache}" in message
 
 

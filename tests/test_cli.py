@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "keraskit"  # the console script pip installed
 # The command does not depend on the backend of the test process: its subprocesses (a few
 # seconds each) run once per `make test`, in the jax pass.
-once = pytest.mark.skipif(keras.backend.backend() != "jax",
-                          reason="runs the command in a subprocess; done once, in the jax pass")
+once = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="runs the command in a subprocess; done once, in the jax pass"
+)
 
 
 def run(args, tmp_path, *, backend=None, prelude=None):

@@ -66,8 +66,9 @@ KERAS_READS = (
 
 
 @pytest.mark.parametrize("keras_home_from", ["KERAS_HOME", "HOME"])
-def test_loader_reads_the_folder_and_the_arrays_keras_own_loader_reads(keras_home_from, tmp_path,
-                                                                       clean_env, rng):
+def test_loader_reads_the_folder_and_the_arrays_keras_own_loader_reads(
+    keras_home_from, tmp_path, clean_env, rng
+):
     if keras_home_from == "KERAS_HOME":
         clean_env.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
         cache = tmp_path / "keras_home" / "datasets" / "fashion-mnist"
@@ -77,8 +78,14 @@ def test_loader_reads_the_folder_and_the_arrays_keras_own_loader_reads(keras_hom
     write_idx(cache, rng)
     clean_env.setattr(fashion_module, "FASHION_MNIST_SYSTEM_FOLDERS", ())
     reference = tmp_path / "keras.npz"
-    keras_run = subprocess.run([sys.executable, "-c", KERAS_READS, str(reference)], env=dict(os.environ),
-                               check=True, timeout=300, capture_output=True, text=True)
+    keras_run = subprocess.run(
+        [sys.executable, "-c", KERAS_READS, str(reference)],
+        env=dict(os.environ),
+        check=True,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     keras_folder = keras_run.stdout.strip().splitlines()[-1]
     assert keras_folder == str(cache)
     assert find_fashion_mnist() == cache
@@ -134,7 +141,10 @@ def test_search_path_order_is_data_dir_then_keras_cache_then_system(tmp_path, cl
     (tmp_path / "keras_home").mkdir()
     cache = tmp_path / "keras_home" / "datasets"
     assert dataset_search_path("set", keras_folders=["a/set", "set"], system_folders=["/srv/set"]) == [
-        tmp_path / "mine" / "set", tmp_path / "mine", cache / "a" / "set", cache / "set",
+        tmp_path / "mine" / "set",
+        tmp_path / "mine",
+        cache / "a" / "set",
+        cache / "set",
         Path("/srv/set"),
     ]
     clean_env.delenv("KERASKIT_DATA_DIR")
@@ -145,8 +155,10 @@ def test_an_unwritable_keras_home_adds_the_tmp_folder_keras_downloads_to(tmp_pat
     # A folder below a regular file can never be created: unwritable even for root.
     (tmp_path / "file").write_text("")
     clean_env.setenv("KERAS_HOME", str(tmp_path / "file" / "keras_home"))
-    assert keras_datasets_folders() == [tmp_path / "file" / "keras_home" / "datasets",
-                                        Path("/tmp/.keras/datasets")]
+    assert keras_datasets_folders() == [
+        tmp_path / "file" / "keras_home" / "datasets",
+        Path("/tmp/.keras/datasets"),
+    ]
     # No KERAS_HOME and an unwritable home folder: Keras's home itself is /tmp/.keras.
     clean_env.delenv("KERAS_HOME")
     clean_env.setenv("HOME", str(tmp_path / "file" / "home"))

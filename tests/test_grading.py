@@ -52,8 +52,10 @@ def test_exercises_are_generated_from_the_solutions():
 
 
 def test_strip_solutions_keeps_the_signature_and_indentation():
-    source = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n"
-              "    ### END SOLUTION\n\nprint(f)")
+    source = (
+        'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n'
+        "    ### END SOLUTION\n\nprint(f)"
+    )
     stripped = exercise_tool.strip_solutions(source)
     assert stripped.startswith('def f(x):\n    """Doc."""\n    raise NotImplementedError(')
     assert "x + 1" not in stripped and stripped.endswith("\n\nprint(f)")
@@ -72,7 +74,7 @@ def test_solution_scores_full_marks(path):
 # grading it three times proves nothing more: `make test` grades each exercise once,
 # in the pass of one backend (every third notebook per backend).
 BACKENDS = ("jax", "tensorflow", "torch")
-EXERCISE_SHARE = SOLUTIONS[BACKENDS.index(BACKEND)::3] if BACKEND in BACKENDS else SOLUTIONS
+EXERCISE_SHARE = SOLUTIONS[BACKENDS.index(BACKEND) :: 3] if BACKEND in BACKENDS else SOLUTIONS
 
 
 @pytest.mark.parametrize("path", EXERCISE_SHARE, ids=lambda path: path.name)
@@ -84,6 +86,7 @@ def test_untouched_exercise_scores_zero_on_every_task(path):
 
 
 # --- instant feedback ------------------------------------------------------------------------
+
 
 def test_check_says_correct_or_which_case_failed_and_why(capsys):
     def causal_mask(length):  # keras.ops: returns this backend's tensor
@@ -185,8 +188,13 @@ try:
 except ImportError as error:
     print("grader:", error)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "KERAS_BACKEND": BACKEND})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": BACKEND},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "causal_mask: correct" in result.stdout
     assert "grader:" in result.stdout and 'pip install "keraskit[grading]"' in result.stdout
@@ -194,14 +202,23 @@ except ImportError as error:
 
 def test_adding_a_task_under_a_taken_name_is_refused_unless_replacing():
     registry = default_registry()
-    stricter = Task("03", "causal_mask", 2, cases=lambda rng: [Case((64,), "length 64")],
-                    reference=lambda n: np.tril(np.ones((n, n), bool)), hint="row t sees columns 0..t",
-                    exact=True)
+    stricter = Task(
+        "03",
+        "causal_mask",
+        2,
+        cases=lambda rng: [Case((64,), "length 64")],
+        reference=lambda n: np.tril(np.ones((n, n), bool)),
+        hint="row t sees columns 0..t",
+        exact=True,
+    )
     with pytest.raises(ValueError, match="'causal_mask' exists already .*add_cases"):
         registry.add_task(stricter)
     registry.add_task(stricter, replace=True)
     assert [(task.name, task.points) for task in registry.tasks_for("03")] == [
-        ("scaled_dot_product_attention", 4), ("causal_mask", 2), ("attention_weights", 2)]
+        ("scaled_dot_product_attention", 4),
+        ("causal_mask", 2),
+        ("attention_weights", 2),
+    ]
     with pytest.raises(KeyError, match="No graded task is called 'causal_masks'"):
         registry.add_cases("causal_masks", lambda rng: [])
     with pytest.raises(ValueError, match="lesson must be two digits.*received 3"):
@@ -260,6 +277,7 @@ def test_load_extra_tests_adds_to_a_copy_and_explains_files_it_cannot_use(tmp_pa
 
 # --- robustness: each builds a variant of the attention solution -----------------------------
 
+
 def variant(tmp_path, edit, name="03_attention.ipynb"):
     notebook = nbformat.read(ROOT / "solutions" / "03_attention.ipynb", as_version=4)
     edit(notebook.cells)
@@ -280,6 +298,7 @@ def test_a_cell_that_raises_costs_only_what_it_breaks(tmp_path):
     def edit(cells):
         index = next(i for i, cell in enumerate(cells) if "def causal_mask" in cell.source)
         cells[index].source = "1 / 0\n" + cells[index].source
+
     path = variant(tmp_path, edit)
     before = path.read_bytes()
     report = grade_notebook(path, timeout=60, backend=BACKEND)
@@ -296,6 +315,7 @@ def test_endless_cells_and_endless_functions_time_out(tmp_path):
         cells.insert(2, code_cell("while True:\n    pass"))
         index = next(i for i, cell in enumerate(cells) if "def attention_weights" in cell.source)
         cells[index] = code_cell("def attention_weights(q, k):\n    while True:\n        pass")
+
     report = grade_notebook(variant(tmp_path, edit), timeout=5, backend=BACKEND)
     scores = task_scores(report)
     assert scores == {"scaled_dot_product_attention": 4, "causal_mask": 1, "attention_weights": 0}
@@ -336,6 +356,7 @@ def scaled_dot_product_attention(q, k, v, mask=None):
         del cells[2:]
         cells.append(code_cell(cheat))
         cells.append(code_cell("check.causal_mask(causal_mask)"))
+
     report = grade_notebook(variant(tmp_path, edit), timeout=60, backend=BACKEND)
     assert report["score"] == 0, report
 
@@ -350,6 +371,7 @@ def test_outputs_hard_coded_for_one_input_fail(tmp_path):
     def edit(cells):
         index = next(i for i, cell in enumerate(cells) if "def attention_weights" in cell.source)
         cells[index] = code_cell(memorised)
+
     report = grade_notebook(variant(tmp_path, edit), timeout=60, backend=BACKEND)
     assert task_scores(report)["attention_weights"] == 0
 
@@ -360,23 +382,31 @@ def test_hidden_tests_add_cases_and_tasks_and_never_leak_into_a_later_grading(tm
     (hidden / "more_03.py").write_text(HIDDEN_03)
 
     def edit(cells):  # causal_mask right on every visible case, wrong on the hidden one
-        cells.append(code_cell(
-            "_right_causal_mask = causal_mask\n"
-            "def causal_mask(length):\n"
-            "    return _right_causal_mask(length) if length <= 8 else np.ones((length, length), bool)\n"
-            "def softmax_rows(x):\n"
-            "    return np.exp(x) / np.exp(x).sum(-1, keepdims=True)\n"))
+        cells.append(
+            code_cell(
+                "_right_causal_mask = causal_mask\n"
+                "def causal_mask(length):\n"
+                "    return _right_causal_mask(length) if length <= 8 else np.ones((length, length), bool)\n"
+                "def softmax_rows(x):\n"
+                "    return np.exp(x) / np.exp(x).sum(-1, keepdims=True)\n"
+            )
+        )
+
     path = variant(tmp_path, edit)
     report = grade_notebook(path, timeout=60, extra_tests=hidden, backend=BACKEND)
-    assert task_scores(report) == {"scaled_dot_product_attention": 4, "causal_mask": 0,
-                                   "attention_weights": 2, "softmax_rows": 1, "row_sums": 0}
+    assert task_scores(report) == {
+        "scaled_dot_product_attention": 4,
+        "causal_mask": 0,
+        "attention_weights": 2,
+        "softmax_rows": 1,
+        "row_sums": 0,
+    }
     assert report["max_score"] == 7 + 1 + 2 and report["score"] == 7
     message = next(t["message"] for t in report["tasks"] if t["name"] == "causal_mask")
     assert message.startswith("length 64 (hidden)")
 
     later = grade_notebook(path, timeout=60, backend=BACKEND)  # the next grading, without them
-    assert task_scores(later) == {"scaled_dot_product_attention": 4, "causal_mask": 1,
-                                  "attention_weights": 2}
+    assert task_scores(later) == {"scaled_dot_product_attention": 4, "causal_mask": 1, "attention_weights": 2}
     assert later["max_score"] == later["score"] == 7
 
 
@@ -386,10 +416,23 @@ def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_pat
     (folder / "03_attention.ipynb").write_bytes((ROOT / "solutions" / "03_attention.ipynb").read_bytes())
     (folder / "03_broken.ipynb").write_text("not a notebook")
     (folder / "99_unknown.ipynb").write_bytes((ROOT / "solutions" / "03_attention.ipynb").read_bytes())
-    result = subprocess.run([sys.executable, "-m", "keraskit.course.cli", "grade", str(folder), "--csv",
-                             str(tmp_path / "grades.csv"), "--timeout", "60"],
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "KERAS_BACKEND": BACKEND})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keraskit.course.cli",
+            "grade",
+            str(folder),
+            "--csv",
+            str(tmp_path / "grades.csv"),
+            "--timeout",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": BACKEND},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "total: 7 / 7" in result.stdout and "total: 0 / 7" in result.stdout
     with open(tmp_path / "grades.csv") as file:
@@ -402,10 +445,21 @@ def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_pat
 
 def test_cli_json_for_one_notebook(tmp_path):
     out = tmp_path / "grade.json"
-    result = subprocess.run([sys.executable, "-m", "keraskit.course.cli", "grade",
-                             str(ROOT / "exercises" / "01_word_embeddings.ipynb"), "--json", str(out)],
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "KERAS_BACKEND": BACKEND})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keraskit.course.cli",
+            "grade",
+            str(ROOT / "exercises" / "01_word_embeddings.ipynb"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": BACKEND},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert set(report) >= {"notebook", "score", "max_score", "tasks"}

@@ -21,8 +21,16 @@ from keraskit.models import (
 
 
 def tiny_vit(**overrides):
-    config = dict(image_size=16, patch_size=4, num_classes=4, hidden_dim=32, num_layers=2, num_heads=4,
-                  intermediate_dim=64, channels=3)
+    config = dict(
+        image_size=16,
+        patch_size=4,
+        num_classes=4,
+        hidden_dim=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_dim=64,
+        channels=3,
+    )
     config.update(overrides)
     return vit(**config)
 
@@ -155,8 +163,7 @@ def test_attention_rollout_without_class_token_and_bad_fusion(rng):
     with pytest.raises(ValueError, match=r"`head_fusion` must be one of"):
         attention_rollout(model, np.zeros((1, 16, 16, 3)), head_fusion="median")
     with pytest.raises(ValueError, match=r"no keraskit TransformerBlock"):
-        attention_maps(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]),
-                       np.zeros((1, 4)))
+        attention_maps(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), np.zeros((1, 4)))
 
 
 def test_tiny_vit_overfits_one_batch():
@@ -165,8 +172,10 @@ def test_tiny_vit_overfits_one_batch():
     images = rng.random((16, 16, 16, 3)).astype("float32")
     labels = rng.integers(0, 4, 16)
     model = tiny_vit()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     first = model.train_on_batch(images, labels)
     for _ in range(150):
         loss = model.train_on_batch(images, labels)
@@ -177,12 +186,16 @@ def test_tiny_vit_overfits_one_batch():
 @pytest.mark.slow
 def test_vit_learns_synthetic_shapes_well_above_chance():
     """4 shapes, chance is 25%: a tiny ViT reaches at least 70% on held-out images."""
-    (train_x, train_y), (test_x, test_y) = (synthetic_shapes(2000, 16, seed=1),
-                                            synthetic_shapes(500, 16, seed=2))
+    (train_x, train_y), (test_x, test_y) = (
+        synthetic_shapes(2000, 16, seed=1),
+        synthetic_shapes(500, 16, seed=2),
+    )
     model = tiny_vit(hidden_dim=48, num_layers=2, num_heads=4, intermediate_dim=96)
-    model.compile(optimizer=keras.optimizers.AdamW(2e-3, weight_decay=1e-4),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.AdamW(2e-3, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(train_x, train_y, batch_size=64, epochs=10, verbose=0)
     _, accuracy = model.evaluate(test_x, test_y, verbose=0)
     assert accuracy >= 0.70, f"held-out accuracy {accuracy:.3f} (chance 0.25, wanted >= 0.70)"

@@ -28,14 +28,18 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION = keraskit.__version__
 
 # Building and installing take a minute: once per `make test`, in the jax pass.
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax",
-                                reason="builds and installs the wheel once per make test, in the jax pass")
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="builds and installs the wheel once per make test, in the jax pass",
+)
 
 
 def sources():
     """Everything a build reads; a dist/ older than any of them is stale."""
-    files = [ROOT / name for name in ("pyproject.toml", "MANIFEST.in", "README.md", "LICENSE",
-                                      "CHANGELOG.md", "CITATION.cff")]
+    files = [
+        ROOT / name
+        for name in ("pyproject.toml", "MANIFEST.in", "README.md", "LICENSE", "CHANGELOG.md", "CITATION.cff")
+    ]
     return [path for path in files if path.exists()] + sorted((ROOT / "keraskit").rglob("*.py"))
 
 
@@ -78,8 +82,12 @@ def fresh_venv(tmp_path_factory, wheel):
     venv.create(folder, with_pip=True)  # no system site packages
     python = folder / "bin" / "python"
     pins = [f"{name}=={importlib.metadata.version(name)}" for name in ("keras", "numpy", "jax", "jaxlib")]
-    result = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                             str(wheel), *pins], capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel), *pins],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, f"pip install of the wheel failed:\n{result.stdout}\n{result.stderr}"
     return folder
 
@@ -87,12 +95,14 @@ def fresh_venv(tmp_path_factory, wheel):
 def run_in(folder, *args, code=None, tmp_path):
     """Runs the venv's python (`code`) or one of its scripts (`args`), with no KERAS_BACKEND."""
     env = {"PATH": f"{folder / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_HOME": str(tmp_path)}
-    command = [folder / "bin" / "python", "-c", code] if code is not None else [folder / "bin" / args[0],
-                                                                                 *args[1:]]
+    command = (
+        [folder / "bin" / "python", "-c", code] if code is not None else [folder / "bin" / args[0], *args[1:]]
+    )
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
 
 
 # --- the version is written once ---------------------------------------------------------------
+
 
 def test_the_version_is_written_once_in_keraskit_init():
     assert "version" not in PYPROJECT["project"], "pyproject.toml must not repeat the version"
@@ -114,6 +124,7 @@ def test_the_citation_has_the_same_version():
 
 # --- what the distributions contain ------------------------------------------------------------
 
+
 def test_the_wheel_holds_the_package_its_license_and_its_metadata(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
@@ -124,21 +135,39 @@ def test_the_wheel_holds_the_package_its_license_and_its_metadata(wheel):
     assert "License-Expression: Apache-2.0" in metadata
     assert f"Version: {VERSION}" in metadata
     assert "Requires-Dist: keras>=3.8" in metadata
-    for extra in ("jax", "tensorflow", "tensorflow-cpu", "torch", "course", "grading", "site", "test",
-                  "bench", "dev"):
+    for extra in (
+        "jax",
+        "tensorflow",
+        "tensorflow-cpu",
+        "torch",
+        "course",
+        "grading",
+        "site",
+        "test",
+        "bench",
+        "dev",
+    ):
         assert f"Provides-Extra: {extra}\n" in metadata, extra
     assert 'Requires-Dist: nbformat>=5.9; extra == "grading"' in metadata
     assert 'Requires-Dist: matplotlib>=3.8; extra == "course"' in metadata
     for label in ("Homepage", "Documentation", "Source", "Issues", "Changelog"):
-        assert re.search(rf"^Project-URL: {label}, https://github\.com/keraskit/keraskit", metadata,
-                         flags=re.MULTILINE), label
+        assert re.search(
+            rf"^Project-URL: {label}, https://github\.com/keraskit/keraskit", metadata, flags=re.MULTILINE
+        ), label
 
 
 def test_the_sdist_leaves_out_what_cannot_run_from_it(dist):
     with tarfile.open(dist / f"keraskit-{VERSION}.tar.gz") as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for kept in ("LICENSE", "README.md", "CHANGELOG.md", "CITATION.cff", "pyproject.toml",
-                 "keraskit/__init__.py", "keraskit/course/cli.py"):
+    for kept in (
+        "LICENSE",
+        "README.md",
+        "CHANGELOG.md",
+        "CITATION.cff",
+        "pyproject.toml",
+        "keraskit/__init__.py",
+        "keraskit/course/cli.py",
+    ):
         assert kept in names, kept
     left_out = ("tests/", "course/", "exercises/", "solutions/", "docs/", "bench/", "tools/")
     assert not [name for name in names if name.startswith(left_out)]

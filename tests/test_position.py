@@ -90,8 +90,7 @@ def test_patch_encoder_projects_prepends_class_token_and_adds_positions(rng):
     positions = to_numpy(encoder.position_embedding)
     assert out.shape == (2, 17, 8) and encoder.grid_size == (4, 4)
     class_token = to_numpy(encoder.class_embedding)
-    np.testing.assert_allclose(out[:, 0], np.broadcast_to(class_token + positions[0], (2, 8)),
-                               atol=1e-6)
+    np.testing.assert_allclose(out[:, 0], np.broadcast_to(class_token + positions[0], (2, 8)), atol=1e-6)
     np.testing.assert_allclose(out[:, 1:], patches @ kernel + bias + positions[1:], atol=1e-5)
 
 
@@ -100,8 +99,7 @@ def test_patch_encoder_sincos2d_uses_fixed_2d_code_and_zero_for_class_token(rng)
     encoder = PatchEncoder(8, grid_size=(2, 3), class_token=True, position="sincos2d")
     out = to_numpy(encoder(patches))
     kernel, bias = (to_numpy(w) for w in encoder.projection.weights)
-    np.testing.assert_allclose(out[0, 1:], patches[0] @ kernel + bias + sincos_2d(2, 3, 8),
-                               atol=1e-5)
+    np.testing.assert_allclose(out[0, 1:], patches[0] @ kernel + bias + sincos_2d(2, 3, 8), atol=1e-5)
     np.testing.assert_allclose(out[0, 0], to_numpy(encoder.class_embedding), atol=1e-6)
     assert not any("position" in w.path for w in encoder.weights)  # nothing learned
 

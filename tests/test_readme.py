@@ -17,7 +17,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch, capsys):
         try:
             exec(compile(block, f"README.md python block {index + 1}", "exec"), {})
         except Exception as error:
-            raise AssertionError(f"README python block {index + 1} failed: {error!r}\n{block}") \
-                from error
+            raise AssertionError(f"README python block {index + 1} failed: {error!r}\n{block}") from error
     printed = capsys.readouterr().out
     assert "(8, 10)" in printed and "(4, 2)" in printed and "(1, 2, 5, 5)" in printed

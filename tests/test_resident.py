@@ -28,17 +28,20 @@ def _load_resident():
 resident = _load_resident()
 evaluate_on_device, train_on_device = resident.evaluate_on_device, resident.train_on_device
 
-on_jax = pytest.mark.skipif(keras.backend.backend() != "jax",
-                            reason="train_on_device is the JAX backend's loop")
+on_jax = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="train_on_device is the JAX backend's loop"
+)
 
 
 def small_classifier(image_shape=(6, 6, 1), classes=3):
-    return keras.Sequential([
-        keras.Input(image_shape),
-        keras.layers.Flatten(),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dense(classes),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(image_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(classes),
+        ]
+    )
 
 
 def random_data(rng, count, image_shape=(6, 6, 1), classes=3):
@@ -67,12 +70,22 @@ def test_one_epoch_without_shuffling_or_augmentation_matches_fit(rng):
     ours.set_weights(reference.get_weights())
     initial = reference.get_weights()
 
-    reference.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    reference.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     fitted = reference.fit(images, labels, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    history = train_on_device(ours, (images, labels), (images, labels), epochs=1, batch_size=8,
-                              optimizer=keras.optimizers.SGD(0.1, momentum=0.9), shuffle=False,
-                              flip=False, max_shift=0)
+    history = train_on_device(
+        ours,
+        (images, labels),
+        (images, labels),
+        epochs=1,
+        batch_size=8,
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        shuffle=False,
+        flip=False,
+        max_shift=0,
+    )
 
     for expected, received in zip(reference.get_weights(), ours.get_weights(), strict=True):
         np.testing.assert_allclose(received, expected, rtol=1e-5, atol=1e-6)
@@ -131,8 +144,15 @@ def test_history_accuracy_is_the_trained_models_accuracy(rng):
     images, labels = random_data(rng, 40)
     model = small_classifier()
     optimizer = keras.optimizers.Adam(1e-2)
-    history = train_on_device(model, (images, labels), (images[:30], labels[:30]), epochs=2,
-                              batch_size=8, optimizer=optimizer, label_smoothing=0.1)
+    history = train_on_device(
+        model,
+        (images, labels),
+        (images[:30], labels[:30]),
+        epochs=2,
+        batch_size=8,
+        optimizer=optimizer,
+        label_smoothing=0.1,
+    )
     assert [record["epoch"] for record in history] == [1, 2]
     assert int(to_numpy(optimizer.iterations)) == 2 * 5  # the schedule counted every step
     assert history[1]["seconds"] > history[0]["seconds"] > 0
@@ -146,14 +166,30 @@ def test_history_accuracy_is_the_trained_models_accuracy(rng):
 def test_reaching_the_target_stops_training(rng):
     images, labels = random_data(rng, 32)
     arguments = dict(epochs=4, batch_size=8, optimizer=keras.optimizers.SGD(0.01))
-    assert len(train_on_device(small_classifier(), (images, labels), (images, labels),
-                               target_accuracy=0.0, **arguments)) == 1
-    assert len(train_on_device(small_classifier(), (images, labels), (images, labels),
-                               target_accuracy=1.01, **arguments)) == 4
+    assert (
+        len(
+            train_on_device(
+                small_classifier(), (images, labels), (images, labels), target_accuracy=0.0, **arguments
+            )
+        )
+        == 1
+    )
+    assert (
+        len(
+            train_on_device(
+                small_classifier(), (images, labels), (images, labels), target_accuracy=1.01, **arguments
+            )
+        )
+        == 4
+    )
     seen = []
-    stop_after_two = train_on_device(small_classifier(), (images, labels), (images, labels),
-                                     on_epoch_end=lambda record: seen.append(record) or len(seen) == 2,
-                                     **arguments)
+    stop_after_two = train_on_device(
+        small_classifier(),
+        (images, labels),
+        (images, labels),
+        on_epoch_end=lambda record: seen.append(record) or len(seen) == 2,
+        **arguments,
+    )
     assert len(stop_after_two) == 2 and seen == stop_after_two
 
 
@@ -161,11 +197,27 @@ def test_reaching_the_target_stops_training(rng):
 def test_trains_a_vit_in_mixed_bfloat16(rng):
     images, labels = random_data(rng, 64, (8, 8, 1), classes=4)
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = vit(image_size=8, patch_size=4, num_classes=4, hidden_dim=16, num_layers=1, num_heads=2,
-                intermediate_dim=32, channels=1, pooling="gap", drop_path=0.1)
+    model = vit(
+        image_size=8,
+        patch_size=4,
+        num_classes=4,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        channels=1,
+        pooling="gap",
+        drop_path=0.1,
+    )
     before = [to_numpy(w) for w in model.trainable_weights]
-    history = train_on_device(model, (images, labels), (images, labels), epochs=2, batch_size=16,
-                              optimizer=keras.optimizers.AdamW(1e-3))
+    history = train_on_device(
+        model,
+        (images, labels),
+        (images, labels),
+        epochs=2,
+        batch_size=16,
+        optimizer=keras.optimizers.AdamW(1e-3),
+    )
     assert all(np.isfinite(record["loss"]) for record in history)
     assert all(w.dtype == "float32" for w in model.trainable_weights)  # bf16 compute, float32 weights
     assert any(not np.allclose(to_numpy(w), b) for w, b in zip(model.trainable_weights, before, strict=True))
@@ -175,11 +227,23 @@ def test_trains_a_vit_in_mixed_bfloat16(rng):
 def test_rejects_too_few_images_and_images_without_channels(rng):
     images, labels = random_data(rng, 4)
     with pytest.raises(ValueError, match="larger than the 4 training images"):
-        train_on_device(small_classifier(), (images, labels), (images, labels), epochs=1, batch_size=8,
-                        optimizer=keras.optimizers.SGD())
+        train_on_device(
+            small_classifier(),
+            (images, labels),
+            (images, labels),
+            epochs=1,
+            batch_size=8,
+            optimizer=keras.optimizers.SGD(),
+        )
     with pytest.raises(ValueError, match=r"\(N, height, width, channels\)"):
-        train_on_device(small_classifier(), (images[..., 0], labels), (images, labels), epochs=1,
-                        batch_size=2, optimizer=keras.optimizers.SGD())
+        train_on_device(
+            small_classifier(),
+            (images[..., 0], labels),
+            (images, labels),
+            epochs=1,
+            batch_size=2,
+            optimizer=keras.optimizers.SGD(),
+        )
 
 
 @pytest.mark.skipif(keras.backend.backend() == "jax", reason="on JAX the loop runs (tests above)")
@@ -187,7 +251,13 @@ def test_other_backends_get_a_clear_error(rng):
     images, labels = random_data(rng, 16)
     backend = keras.backend.backend()
     with pytest.raises(RuntimeError, match=f"needs the JAX backend.*{backend!r}.*KERAS_BACKEND=jax"):
-        train_on_device(small_classifier(), (images, labels), (images, labels), epochs=1, batch_size=8,
-                        optimizer=keras.optimizers.SGD())
+        train_on_device(
+            small_classifier(),
+            (images, labels),
+            (images, labels),
+            epochs=1,
+            batch_size=8,
+            optimizer=keras.optimizers.SGD(),
+        )
     with pytest.raises(RuntimeError, match="KERAS_BACKEND=jax"):
         evaluate_on_device(small_classifier(), images, labels)

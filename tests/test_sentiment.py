@@ -33,8 +33,8 @@ def test_negation_flips_the_label():
     positive = "|".join(POSITIVE_WORDS)
     negative = "|".join(NEGATIVE_WORDS)
     cases = {
-        rf"\b(is|was) not ({positive})$|\b(is|was) not ({positive}) ": 0,   # "not good": negative
-        rf"\b(is|was) not ({negative})$|\b(is|was) not ({negative}) ": 1,   # "not bad": positive
+        rf"\b(is|was) not ({positive})$|\b(is|was) not ({positive}) ": 0,  # "not good": negative
+        rf"\b(is|was) not ({negative})$|\b(is|was) not ({negative}) ": 1,  # "not bad": positive
         r"\bi did not (like|love|enjoy) it\b": 0,
         r"\bi did not (hate|dislike) it\b": 1,
         rf"\b(is|was) ({positive})\b": 1,
@@ -70,8 +70,10 @@ def test_load_imdb_offline_raises_a_helpful_error(monkeypatch, tmp_path):
 def test_load_imdb_pads_on_the_right(monkeypatch):
     def fake(num_words=None):
         train = [[1, 5, 6], [1, 7, 8, 9, 10]]
-        return (np.array(train, dtype=object), np.array([0, 1])), \
-               (np.array([[1, 4]], dtype=object), np.array([1]))
+        return (np.array(train, dtype=object), np.array([0, 1])), (
+            np.array([[1, 4]], dtype=object),
+            np.array([1]),
+        )
 
     monkeypatch.setattr(keras.datasets.imdb, "load_data", fake)
     (x_train, y_train), (x_test, _) = load_imdb(maxlen=4)
@@ -80,8 +82,15 @@ def test_load_imdb_pads_on_the_right(monkeypatch):
 
 
 def small_classifier(**kwargs):
-    config = dict(vocabulary_size=50, sequence_length=24, hidden_dim=16, num_layers=2, num_heads=2,
-                  intermediate_dim=32, dropout=0.0)
+    config = dict(
+        vocabulary_size=50,
+        sequence_length=24,
+        hidden_dim=16,
+        num_layers=2,
+        num_heads=2,
+        intermediate_dim=32,
+        dropout=0.0,
+    )
     config.update(kwargs)
     return text_classifier(**config)
 
@@ -107,8 +116,8 @@ def test_extra_padding_does_not_change_the_prediction():
     model = small_classifier()
     rng = np.random.default_rng(1)
     real = rng.integers(1, 50, size=(3, 7)).astype("int32")
-    short = np.pad(real, ((0, 0), (0, 3)))        # 7 real tokens + 3 padding
-    long = np.pad(real, ((0, 0), (0, 17)))        # 7 real tokens + 17 padding
+    short = np.pad(real, ((0, 0), (0, 3)))  # 7 real tokens + 3 padding
+    long = np.pad(real, ((0, 0), (0, 17)))  # 7 real tokens + 17 padding
     np.testing.assert_allclose(to_numpy(model(short)), to_numpy(model(long)), atol=1e-5)
     np.testing.assert_allclose(to_numpy(model(real)), to_numpy(model(long)), atol=1e-5)
 
@@ -128,8 +137,11 @@ def test_classifier_learns_the_synthetic_reviews():
     vocabulary = build_vocabulary(texts)
     ids = encode(texts, vocabulary, sequence_length=40)
     model = small_classifier(vocabulary_size=len(vocabulary), sequence_length=40, num_layers=1)
-    model.compile(keras.optimizers.Adam(3e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(ids[:1536], labels[:1536], epochs=10, batch_size=64, verbose=0)
     _, accuracy = model.evaluate(ids[1536:], labels[1536:], batch_size=64, verbose=0)
     assert accuracy > 0.9, accuracy  # negated reviews included: counting words alone cannot get there

@@ -11,10 +11,17 @@ from keraskit.models import greedy_decode, seq2seq_transformer
 
 
 def tiny_model(**overrides):
-    config = dict(source_vocabulary_size=len(T.SOURCE_VOCABULARY),
-                  target_vocabulary_size=len(T.TARGET_VOCABULARY),
-                  source_length=T.SOURCE_LENGTH, target_length=T.TARGET_LENGTH,
-                  hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32, dropout=0.0)
+    config = dict(
+        source_vocabulary_size=len(T.SOURCE_VOCABULARY),
+        target_vocabulary_size=len(T.TARGET_VOCABULARY),
+        source_length=T.SOURCE_LENGTH,
+        target_length=T.TARGET_LENGTH,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        dropout=0.0,
+    )
     config.update(overrides)
     return seq2seq_transformer(**config)
 
@@ -75,8 +82,7 @@ def test_logits_at_t_ignore_target_tokens_after_t():
     before = to_numpy(model([source, target]))
     for t in range(T.TARGET_LENGTH - 1):
         changed = target.copy()
-        changed[:, t + 1 :] = rng.integers(1, len(T.TARGET_VOCABULARY),
-                                           size=(3, T.TARGET_LENGTH - t - 1))
+        changed[:, t + 1 :] = rng.integers(1, len(T.TARGET_VOCABULARY), size=(3, T.TARGET_LENGTH - t - 1))
         after = to_numpy(model([source, changed]))
         np.testing.assert_allclose(after[:, : t + 1], before[:, : t + 1], atol=1e-5)
         assert np.abs(after[:, t + 1 :] - before[:, t + 1 :]).max() > 1e-4
@@ -90,14 +96,15 @@ def test_source_padding_does_not_change_outputs():
     for layer in long.layers:
         weights = short.get_layer(layer.name).get_weights()
         if layer.name == "source_embedding":  # the long model has 2 more positions
-            weights = [w if w.shape == v.shape else np.concatenate([w, v[w.shape[0]:]])
-                       for w, v in zip(weights, layer.get_weights(), strict=True)]
+            weights = [
+                w if w.shape == v.shape else np.concatenate([w, v[w.shape[0] :]])
+                for w, v in zip(weights, layer.get_weights(), strict=True)
+            ]
         layer.set_weights(weights)
     target = np.array([[1, 6, 7, 5]], dtype="int32")
     source = np.array([[4, 29]], dtype="int32")
     padded = np.array([[4, 29, 0, 0]], dtype="int32")
-    np.testing.assert_allclose(to_numpy(long([padded, target])),
-                               to_numpy(short([source, target])), atol=1e-5)
+    np.testing.assert_allclose(to_numpy(long([padded, target])), to_numpy(short([source, target])), atol=1e-5)
     # And what the padding embeds to does not matter either.
     embedding = long.get_layer("source_embedding").token_embedding.embeddings
     before = to_numpy(long([padded, target]))
@@ -153,10 +160,8 @@ def test_a_tiny_model_learns_to_translate_numbers():
         keras.optimizers.Adam(3e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
     )
-    model.fit([train.source, train.decoder_input], train.labels, batch_size=32, epochs=4,
-              verbose=0)
+    model.fit([train.source, train.decoder_input], train.labels, batch_size=32, epochs=4, verbose=0)
     ids = greedy_decode(model, test.source, start_id=T.START_ID, end_id=T.END_ID, max_length=T.TARGET_LENGTH)
-    exact = np.mean([T.decode_target(p) == T.decode_target(y)
-                     for p, y in zip(ids, test.labels, strict=True)])
+    exact = np.mean([T.decode_target(p) == T.decode_target(y) for p, y in zip(ids, test.labels, strict=True)])
     # Chance is about 1 in 1000 numbers; well above it means the model reads the words.
     assert exact > 0.5, exact

@@ -75,12 +75,18 @@ def test_models_saved_here_load_under_every_other_backend(tmp_path):
     tests_dir = str(Path(__file__).parent)
     for other in (b for b in BACKENDS if b != this):
         env = dict(os.environ, KERAS_BACKEND=other, PYTHONPATH=tests_dir)
-        run = subprocess.run([sys.executable, str(tmp_path / "load.py"), str(tmp_path)],
-                             env=env, capture_output=True, text=True, timeout=600)
+        run = subprocess.run(
+            [sys.executable, str(tmp_path / "load.py"), str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         lines = [line for line in run.stdout.splitlines() if line.startswith("RESULTS")]
         assert run.returncode == 0 and lines, (
-            f"loading under {other} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}")
-        report = json.loads(lines[0][len("RESULTS"):])
+            f"loading under {other} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+        )
+        report = json.loads(lines[0][len("RESULTS") :])
         assert report["backend"] == other
         assert set(report["errors"]) == {entry["name"] for entry in index}
         # Identical up to float32 rounding differences between backends' kernels.

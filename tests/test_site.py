@@ -33,15 +33,22 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 REPO_URL = re.search(r"^repo_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), flags=re.M).group(1)
 OWNER_REPO = REPO_URL.removeprefix("https://github.com/").rstrip("/")
 NOTEBOOKS = sorted(
-    f"{folder}/{path.stem}" for folder in ("course", "exercises")
+    f"{folder}/{path.stem}"
+    for folder in ("course", "exercises")
     for path in (ROOT / folder).glob("[0-9][0-9]_*.ipynb")
 )
 
 # The modules whose public names the API reference must document: the library, then the
 # course tooling. A public name is one in the module's `__all__`.
 PUBLIC_MODULES = (
-    "keraskit", "keraskit.layers", "keraskit.models", "keraskit.training", "keraskit.validation",
-    "keraskit.course.data", "keraskit.course.viz", "keraskit.course.grading",
+    "keraskit",
+    "keraskit.layers",
+    "keraskit.models",
+    "keraskit.training",
+    "keraskit.validation",
+    "keraskit.course.data",
+    "keraskit.course.viz",
+    "keraskit.course.grading",
 )
 
 # True once KaTeX has typeset every formula that pymdownx.arithmatex marked on the page.
@@ -60,7 +67,9 @@ def site(tmp_path_factory):
     subprocess.run([sys.executable, "tools/site.py"], cwd=ROOT, check=True)
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(folder)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stderr[-4000:]}"
 
@@ -78,15 +87,25 @@ def site(tmp_path_factory):
 def browser():
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not found: the site test drives headless Chromium. "
-                    "Install it with `apt-get install chromium chromium-driver` (as root).")
+        pytest.fail(
+            f"{' and '.join(missing)} not found: the site test drives headless Chromium. "
+            "Install it with `apt-get install chromium chromium-driver` (as root)."
+        )
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,900"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
@@ -105,8 +124,11 @@ def wait_for(driver, script, timeout=20):
 def console_errors(driver):
     """Severe console messages. Offline, Material's request for the repository's
     star count (to api.github.com) cannot succeed; that one is not the site's fault."""
-    return [entry["message"] for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE" and "api.github.com" not in entry["message"]]
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "api.github.com" not in entry["message"]
+    ]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -120,7 +142,8 @@ def test_notebook_page(site, browser, notebook):
     # Every plot is drawn: loaded, and not a broken-image placeholder.
     wait_for(browser, "[...document.images].every(img => img.complete)")
     images = browser.execute_script(
-        "return [...document.querySelectorAll('article img')].map(i => [i.src, i.naturalWidth])")
+        "return [...document.querySelectorAll('article img')].map(i => [i.src, i.naturalWidth])"
+    )
     assert [src for src, width in images if width == 0] == [], "images that did not load"
 
     # Every formula is typeset by KaTeX, none left as raw TeX or shown as an error.
@@ -133,10 +156,14 @@ def test_notebook_page(site, browser, notebook):
     assert "\\(" not in toc, f"raw TeX in the table of contents: {toc}"
 
     # "Open in Colab" opens this notebook of this repository; "Download notebook" is on the site.
-    links = dict(browser.execute_script(
-        "return [...document.querySelectorAll('a.md-button')].map(a => [a.textContent.trim(), a.href])"))
+    links = dict(
+        browser.execute_script(
+            "return [...document.querySelectorAll('a.md-button')].map(a => [a.textContent.trim(), a.href])"
+        )
+    )
     assert links["Open in Colab"] == (
-        f"https://colab.research.google.com/github/{OWNER_REPO}/blob/main/{notebook}.ipynb")
+        f"https://colab.research.google.com/github/{OWNER_REPO}/blob/main/{notebook}.ipynb"
+    )
     download = urlsplit(links["Download notebook"]).path
     assert download == f"/{notebook}.ipynb"
     assert (folder / download.lstrip("/")).read_bytes() == (ROOT / f"{notebook}.ipynb").read_bytes()
@@ -152,7 +179,8 @@ def test_search_finds_attention(site, browser):
     box.send_keys("attention")
     wait_for(browser, "document.querySelectorAll('.md-search-result__item').length > 0", timeout=30)
     results = browser.execute_script(
-        "return [...document.querySelectorAll('.md-search-result__item a')].map(a => a.href)")
+        "return [...document.querySelectorAll('.md-search-result__item a')].map(a => a.href)"
+    )
     assert any("/course/03_attention/" in url for url in results), results
     assert console_errors(browser) == []
 
@@ -161,8 +189,11 @@ def test_home_and_lesson_screenshots(site, browser):
     """Screenshots for a person to look at, in test-artifacts/."""
     _, base = site
     ARTIFACTS.mkdir(exist_ok=True)
-    shots = (("site-home.png", "", None), ("site-lesson-03.png", "course/03_attention/", None),
-             ("site-lesson-03-plot.png", "course/03_attention/", "article img"))
+    shots = (
+        ("site-home.png", "", None),
+        ("site-lesson-03.png", "course/03_attention/", None),
+        ("site-lesson-03-plot.png", "course/03_attention/", "article img"),
+    )
     for name, path, scroll_to in shots:
         browser.get(base + path)
         wait_for(browser, "[...document.images].every(img => img.complete)")
@@ -221,15 +252,25 @@ def public_names(module_name):
     module = importlib.import_module(module_name)
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [name for name, obj in vars(module).items()
-                 if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
-                 and obj.__module__ == module_name]
+        names = [
+            name
+            for name, obj in vars(module).items()
+            if not name.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and obj.__module__ == module_name
+        ]
     kinds = {}
     for name in names:
         obj = getattr(module, name)
         kinds[f"{module_name}.{name}"] = (
-            "module" if inspect.ismodule(obj) else "class" if inspect.isclass(obj)
-            else "function" if inspect.isfunction(obj) else "attribute")
+            "module"
+            if inspect.ismodule(obj)
+            else "class"
+            if inspect.isclass(obj)
+            else "function"
+            if inspect.isfunction(obj)
+            else "attribute"
+        )
     return kinds
 
 
@@ -237,16 +278,24 @@ def documented(folder):
     """{"keraskit.layers.Patches": "class", ...}: every entry of the built API reference,
     from mkdocstrings' headings (`<h2 id="..." class="doc doc-heading">` followed by the
     symbol badge `doc-symbol-class`)."""
-    heading = re.compile(r'<h\d id="([^"]+)" class="doc doc-heading">\s*'
-                         r'<code class="doc-symbol doc-symbol-heading doc-symbol-(\w+)">')
-    return {name: kind for page in (folder / "api").rglob("index.html")
-            for name, kind in heading.findall(page.read_text())}
+    heading = re.compile(
+        r'<h\d id="([^"]+)" class="doc doc-heading">\s*'
+        r'<code class="doc-symbol doc-symbol-heading doc-symbol-(\w+)">'
+    )
+    return {
+        name: kind
+        for page in (folder / "api").rglob("index.html")
+        for name, kind in heading.findall(page.read_text())
+    }
 
 
 def not_in_reference(expected, entries):
     """The names of `expected` that `entries` lacks, or documents as another kind."""
-    return sorted(f"{name} ({kind}, documented as {entries[name]})" if name in entries else name
-                  for name, kind in expected.items() if entries.get(name) != kind)
+    return sorted(
+        f"{name} ({kind}, documented as {entries[name]})" if name in entries else name
+        for name, kind in expected.items()
+        if entries.get(name) != kind
+    )
 
 
 def test_api_reference_documents_every_public_name(site):
@@ -259,10 +308,12 @@ def test_api_reference_documents_every_public_name(site):
     missing = not_in_reference(expected, entries)
     assert missing == [], (
         f"public names without their entry in the API reference (site/api/): {missing}. "
-        "Is `__all__` a literal list, and does no submodule share the name? See tools/site.py.")
+        "Is `__all__` a literal list, and does no submodule share the name? See tools/site.py."
+    )
 
     # The check itself can fail: a name that is not documented, a function documented as a
     # submodule of the same name (the 0.1 reference's `keraskit.models.vit`).
     assert not_in_reference({"keraskit.layers.NotALayer": "class"}, entries) == ["keraskit.layers.NotALayer"]
     assert not_in_reference({"keraskit.models.vit": "module"}, entries) == [
-        "keraskit.models.vit (module, documented as function)"]
+        "keraskit.models.vit (module, documented as function)"
+    ]

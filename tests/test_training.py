@@ -32,12 +32,18 @@ TINY = dict(patch_size=4, hidden_dim=32, num_layers=2, num_heads=2, intermediate
 
 def run_python(script, env=None, timeout=600):
     """Runs a script in a fresh interpreter (its own backend, devices, process to kill)."""
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                            text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+    )
     return result
 
 
 # --- the schedule -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("final", [0.0, 1e-5])
 def test_warmup_cosine_follows_the_formula(final):
@@ -45,23 +51,28 @@ def test_warmup_cosine_follows_the_formula(final):
     schedule = warmup_cosine(peak, total, warmup, final_learning_rate=final)
     steps = np.arange(0, total + 1)
     progress = np.clip((steps - warmup) / (total - warmup), 0, 1)
-    expected = np.where(steps < warmup, peak * steps / warmup,
-                        final + (peak - final) * (1 + np.cos(np.pi * progress)) / 2)
+    expected = np.where(
+        steps < warmup, peak * steps / warmup, final + (peak - final) * (1 + np.cos(np.pi * progress)) / 2
+    )
     got = np.array([float(to_numpy(schedule(step))) for step in steps])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((1e-3, 10, 10), "warmup_steps < total_steps"),
-    ((0.0, 10, 2), "peak_learning_rate > 0"),
-    ((1e-3, 10, 2, 1e-2), "final_learning_rate <= peak_learning_rate"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((1e-3, 10, 10), "warmup_steps < total_steps"),
+        ((0.0, 10, 2), "peak_learning_rate > 0"),
+        ((1e-3, 10, 2, 1e-2), "final_learning_rate <= peak_learning_rate"),
+    ],
+)
 def test_warmup_cosine_rejects_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         warmup_cosine(*args)
 
 
 # --- weight decay --------------------------------------------------------------------------
+
 
 def test_adamw_decays_every_kernel_and_nothing_else():
     """One step with zero gradients: Adam moves nothing, so only weight decay acts."""
@@ -70,8 +81,7 @@ def test_adamw_decays_every_kernel_and_nothing_else():
     variables = model.trainable_variables
     before = [to_numpy(v).copy() for v in variables]
     optimizer.apply([keras.ops.zeros(v.shape) for v in variables], variables)
-    shrunk = {v.path for v, old in zip(variables, before, strict=True)
-              if not np.allclose(to_numpy(v), old)}
+    shrunk = {v.path for v, old in zip(variables, before, strict=True) if not np.allclose(to_numpy(v), old)}
     for variable, old in zip(variables, before, strict=True):
         if variable.path in shrunk:  # AdamW: w <- w - learning_rate * weight_decay * w
             np.testing.assert_allclose(to_numpy(variable), old * (1 - 0.1 * 0.5), rtol=1e-6)
@@ -85,6 +95,7 @@ def test_adamw_decays_every_kernel_and_nothing_else():
 
 # --- FLOPs, peak, throughput --------------------------------------------------------------
 
+
 def test_vit_base_flops_match_the_deit_paper():
     # DeiT (Touvron et al. 2021), table 1: ViT-B/16 at 224x224 costs 17.6 G multiply-adds.
     model = vit_base()
@@ -94,7 +105,8 @@ def test_vit_base_flops_match_the_deit_paper():
 
 def test_vit_flops_agree_with_xla_cost_analysis():
     """XLA counts the FLOPs of the compiled forward pass independently of our formula."""
-    result = run_python("""
+    result = run_python(
+        """
         import json, jax, keras, numpy as np
         from keraskit.models import vit
         from keraskit.training import vit_flops
@@ -107,7 +119,9 @@ def test_vit_flops_agree_with_xla_cost_analysis():
         cost = forward.lower(weights, others, x).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
         print(json.dumps({"xla": cost["flops"], "ours": vit_flops(model)}))
-    """, env={"KERAS_BACKEND": "jax"})
+    """,
+        env={"KERAS_BACKEND": "jax"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     # XLA also counts softmax, LayerNorm, GELU and additions (a few percent here); we count
@@ -128,8 +142,9 @@ def test_throughput_monitor_logs_images_per_second_and_mfu():
     y = (x.sum(1) > 4).astype("int32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    monitor = ThroughputMonitor(images_per_epoch=256, flops_per_image=1e6, peak_flops=1e12,
-                                print_every_epoch=False)
+    monitor = ThroughputMonitor(
+        images_per_epoch=256, flops_per_image=1e6, peak_flops=1e12, print_every_epoch=False
+    )
     history = model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[monitor])
     speeds = history.history["images_per_second"]
     assert len(speeds) == 2 and all(speed > 0 for speed in speeds)
@@ -138,6 +153,7 @@ def test_throughput_monitor_logs_images_per_second_and_mfu():
 
 # --- distillation token and hard distillation ---------------------------------------------
 
+
 def test_patch_encoder_distillation_token_comes_second_with_its_own_position():
     encoder = PatchEncoder(8, class_token=True, distillation_token=True)
     tokens = to_numpy(encoder(np.zeros((2, 16, 5), "float32")))
@@ -145,11 +161,12 @@ def test_patch_encoder_distillation_token_comes_second_with_its_own_position():
     positions = to_numpy(encoder.position_embedding)
     assert positions.shape == (18, 8)
     # Zero patches project to the bias (zeros): what is left is token + position.
-    np.testing.assert_allclose(tokens[0, 0], to_numpy(encoder.class_embedding) + positions[0],
-                               rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(tokens[0, 1],
-                               to_numpy(encoder.distillation_embedding) + positions[1],
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        tokens[0, 0], to_numpy(encoder.class_embedding) + positions[0], rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        tokens[0, 1], to_numpy(encoder.distillation_embedding) + positions[1], rtol=1e-6, atol=1e-7
+    )
     assert not np.allclose(tokens[0, 0], tokens[0, 1])
     with pytest.raises(ValueError, match="needs `class_token=True`"):
         PatchEncoder(8, distillation_token=True)
@@ -168,8 +185,9 @@ def test_vit_with_distillation_has_two_heads_and_rollout_skips_both_tokens(rng):
 
 
 def test_hard_distillation_loss_is_deit_formula_and_teacher_stays_frozen(rng):
-    student = vit(image_size=8, channels=1, num_classes=4, distillation=True,
-                  **dict(TINY, patch_size=4, pooling="cls"))
+    student = vit(
+        image_size=8, channels=1, num_classes=4, distillation=True, **dict(TINY, patch_size=4, pooling="cls")
+    )
     teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
     images = rng.random((16, 8, 8, 1)).astype("float32")
     labels = rng.integers(0, 4, 16)
@@ -181,8 +199,9 @@ def test_hard_distillation_loss_is_deit_formula_and_teacher_stays_frozen(rng):
         log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         return -log_probs[np.arange(len(targets)), targets].mean()
 
-    expected = 0.5 * cross_entropy(class_logits, labels) + 0.5 * cross_entropy(distillation_logits,
-                                                                               teacher_labels)
+    expected = 0.5 * cross_entropy(class_logits, labels) + 0.5 * cross_entropy(
+        distillation_logits, teacher_labels
+    )
     teacher_before = [to_numpy(w).copy() for w in teacher.weights]
     model = HardDistillation(student, teacher)
     model.compile(optimizer=keras.optimizers.SGD(0.5), metrics=["accuracy"])
@@ -212,8 +231,7 @@ def test_hard_distillation_cannot_be_compiled_with_another_loss(wrong):
 
 
 def test_hard_distillation_survives_a_keras_file_round_trip(tmp_path, rng):
-    student = vit(image_size=8, channels=1, num_classes=4, distillation=True,
-                  **dict(TINY, pooling="cls"))
+    student = vit(image_size=8, channels=1, num_classes=4, distillation=True, **dict(TINY, pooling="cls"))
     teacher = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
     model = HardDistillation(student, teacher, augmentation=image_augmentation())
     images = rng.random((3, 8, 8, 1)).astype("float32")
@@ -225,6 +243,7 @@ def test_hard_distillation_survives_a_keras_file_round_trip(tmp_path, rng):
 
 # --- the recipe ---------------------------------------------------------------------------
 
+
 def shapes_data(train=1024, test=256):
     (x_train, y_train) = synthetic_shapes(train, image_size=16, channels=1, seed=0)
     (x_test, y_test) = synthetic_shapes(test, image_size=16, channels=1, seed=1)
@@ -233,8 +252,16 @@ def shapes_data(train=1024, test=256):
 
 def test_train_vit_learns_and_reports_its_speed(capsys):
     train, validation = shapes_data(2048)
-    run = train_vit(train, validation, model_config=TINY, epochs=6, batch_size=64,
-                    peak_learning_rate=3e-3, verbose=0, distribute=False)
+    run = train_vit(
+        train,
+        validation,
+        model_config=TINY,
+        epochs=6,
+        batch_size=64,
+        peak_learning_rate=3e-3,
+        verbose=0,
+        distribute=False,
+    )
     history = run.history
     assert history["loss"][-1] < history["loss"][0]
     assert run.validation_accuracy > 0.4  # 4 classes: chance is 0.25
@@ -293,11 +320,13 @@ def test_a_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     checkpoints, log = tmp_path / "checkpoints", tmp_path / "log.csv"
     args = [str(checkpoints), str(log)]
     script = textwrap.dedent(RESUMABLE_RUN)
-    killed = subprocess.run([sys.executable, "-c", script, *args, "2"], capture_output=True,
-                            text=True, timeout=600)
+    killed = subprocess.run(
+        [sys.executable, "-c", script, *args, "2"], capture_output=True, text=True, timeout=600
+    )
     assert killed.returncode == -9, killed.stderr[-3000:]
-    resumed = subprocess.run([sys.executable, "-c", script, *args, "-1"], capture_output=True,
-                             text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-c", script, *args, "-1"], capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     steps_per_epoch = 512 // 64
     # Epochs 0 and 1 completed before the kill; the restart begins at epoch 2, with the
@@ -331,8 +360,10 @@ TWO_DEVICES = """
 def test_recipe_trains_data_parallel_on_two_devices_like_on_one():
     results = {}
     for count in (1, 2):
-        result = run_python(TWO_DEVICES, env={
-            "KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"})
+        result = run_python(
+            TWO_DEVICES,
+            env={"KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"},
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         results[count] = json.loads(result.stdout.strip().splitlines()[-1])
     assert results[2]["devices"] == 2 and results[2]["device"].endswith("x2")

@@ -24,8 +24,9 @@ def numpy_weights(block):
     g2, beta2 = (to_numpy(w) for w in block.mlp_norm.weights)
     w1, b1 = (to_numpy(w) for w in block.mlp_hidden.weights)
     w2, b2 = (to_numpy(w) for w in block.mlp_output.weights)
-    return dict(attention_weights(block.attention), g1=g1, beta1=beta1,
-                g2=g2, beta2=beta2, w1=w1, b1=b1, w2=w2, b2=b2)
+    return dict(
+        attention_weights(block.attention), g1=g1, beta1=beta1, g2=g2, beta2=beta2, w1=w1, b1=b1, w2=w2, b2=b2
+    )
 
 
 def randomize(layer, rng):
@@ -66,8 +67,9 @@ def test_decoder_block_matches_its_parts(rng):
     block(target, source)
     randomize(block, rng)
     source_pad = np.array([[True] * 5, [True] * 3 + [False] * 2])
-    got, self_weights, cross_weights = block(target, source, encoder_mask=source_pad,
-                                             return_attention_scores=True)
+    got, self_weights, cross_weights = block(
+        target, source, encoder_mask=source_pad, return_attention_scores=True
+    )
 
     def norm(layer, h):
         gamma, beta = (to_numpy(w) for w in layer.weights)
@@ -75,23 +77,34 @@ def test_decoder_block_matches_its_parts(rng):
 
     causal = np.tril(np.ones((T, T), bool))[None].repeat(B, 0)
     h = norm(block.self_attention_norm, target)
-    x = target + multi_head_attention(h, h, **attention_weights(block.self_attention),
-                                      num_heads=HEADS, mask=causal)[0]
+    x = (
+        target
+        + multi_head_attention(h, h, **attention_weights(block.self_attention), num_heads=HEADS, mask=causal)[
+            0
+        ]
+    )
     h = norm(block.cross_attention_norm, x)
     cross_mask = np.repeat(source_pad[:, None], T, axis=1)
-    x = x + multi_head_attention(h, source, **attention_weights(block.cross_attention),
-                                 num_heads=HEADS, mask=cross_mask)[0]
+    x = (
+        x
+        + multi_head_attention(
+            h, source, **attention_weights(block.cross_attention), num_heads=HEADS, mask=cross_mask
+        )[0]
+    )
     h = norm(block.mlp_norm, x)
     w1, b1 = (to_numpy(w) for w in block.mlp_hidden.weights)
     w2, b2 = (to_numpy(w) for w in block.mlp_output.weights)
     from reference import gelu
+
     expected = x + gelu(h @ w1 + b1) @ w2 + b2
     np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-4, atol=1e-4)
-    assert np.all(to_numpy(self_weights)[..., np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]]
-                  < 1e-7)  # causal: nothing above the diagonal
+    assert np.all(
+        to_numpy(self_weights)[..., np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]] < 1e-7
+    )  # causal: nothing above the diagonal
     assert np.all(to_numpy(cross_weights)[1, :, :, 3:] < 1e-7)  # padded source ignored
-    np.testing.assert_allclose(to_numpy(block(target, source, encoder_mask=source_pad)),
-                               to_numpy(got), rtol=1e-5, atol=1e-5)  # fused path agrees
+    np.testing.assert_allclose(
+        to_numpy(block(target, source, encoder_mask=source_pad)), to_numpy(got), rtol=1e-5, atol=1e-5
+    )  # fused path agrees
 
 
 def test_drop_path_drops_whole_samples_and_keeps_the_mean(rng):
@@ -145,10 +158,19 @@ def test_blocks_refuse_keras_hub_argument_order(block):
 
 def test_mixed_bfloat16_vit_trains_and_softmax_runs_in_float32(rng):
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=16, num_layers=2, num_heads=2,
-                intermediate_dim=32, channels=1, drop_path=0.1, dropout=0.1)
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = vit(
+        image_size=16,
+        patch_size=4,
+        num_classes=3,
+        hidden_dim=16,
+        num_layers=2,
+        num_heads=2,
+        intermediate_dim=32,
+        channels=1,
+        drop_path=0.1,
+        dropout=0.1,
+    )
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     images = rng.random((8, 16, 16, 1)).astype("float32")
     labels = rng.integers(0, 3, 8)
     loss = model.train_on_batch(images, labels)
@@ -170,7 +192,8 @@ def test_blocks_return_attention_scores_in_a_functional_model():
     outputs, scores = TransformerBlock(HEADS, intermediate_dim=MLP)(inputs, return_attention_scores=True)
     assert tuple(outputs.shape) == (None, T, D) and tuple(scores.shape) == (None, HEADS, T, T)
     outputs, self_scores, cross_scores = TransformerDecoderBlock(HEADS, intermediate_dim=MLP)(
-        inputs, source, return_attention_scores=True)
+        inputs, source, return_attention_scores=True
+    )
     assert tuple(self_scores.shape) == (None, HEADS, T, T)
     assert tuple(cross_scores.shape) == (None, HEADS, T, 5)
 
@@ -182,8 +205,15 @@ def test_every_projection_starts_from_its_own_random_weights():
     block = TransformerBlock(2, intermediate_dim=16)
     block(np.zeros((1, 3, 16), "float32"))
     attention = block.attention
-    kernels = [to_numpy(dense.kernel).reshape(-1) for dense in
-               (attention.query_dense, attention.key_dense, attention.value_dense, attention.output_dense)]
+    kernels = [
+        to_numpy(dense.kernel).reshape(-1)
+        for dense in (
+            attention.query_dense,
+            attention.key_dense,
+            attention.value_dense,
+            attention.output_dense,
+        )
+    ]
     kernels += [to_numpy(block.mlp_hidden.kernel).reshape(-1), to_numpy(block.mlp_output.kernel).reshape(-1)]
     for i in range(len(kernels)):
         for j in range(i + 1, len(kernels)):

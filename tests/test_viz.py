@@ -25,7 +25,7 @@ def test_plot_patches_shows_each_patch_in_reading_order(rng):
     for index, ax in enumerate(patch_axes):
         row, column = divmod(index, 2)
         shown = ax.images[0].get_array()
-        np.testing.assert_allclose(shown, image[4 * row:4 * row + 4, 4 * column:4 * column + 4])
+        np.testing.assert_allclose(shown, image[4 * row : 4 * row + 4, 4 * column : 4 * column + 4])
     with pytest.raises(ValueError, match="does not divide"):
         viz.plot_patches(image, patch_size=5)
 

@@ -16,8 +16,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
-REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                    re.DOTALL | re.MULTILINE)
+REGION = re.compile(
+    r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.DOTALL | re.MULTILINE
+)
 STUB = 'raise NotImplementedError("Write your code here, then run the check cell below.")'
 
 

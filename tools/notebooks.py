@@ -97,9 +97,11 @@ def stale_reason(path):
         return "it was never executed by `make notebooks` (no code hash in its metadata)"
     if recorded != code_hash(notebook):
         return "its code cells changed after its outputs were stored (code hash mismatch)"
-    unexecuted = [i for i, cell in enumerate(notebook.cells)
-                  if cell.cell_type == "code" and cell.source.strip()
-                  and cell.get("execution_count") is None]
+    unexecuted = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and cell.source.strip() and cell.get("execution_count") is None
+    ]
     if unexecuted:
         return f"code cells {unexecuted} have no stored execution"
     return None
@@ -112,8 +114,10 @@ def record_runtime(notebook, seconds, backend):
         about = "under a minute"
     else:
         about = f"about {minutes} minute{'s' if minutes > 1 else ''}"
-    text = (f"<!-- runtime -->{about} on a 2-core CPU (measured: {seconds:.0f} s at full size "
-            f"with the {backend} backend, by `make notebooks`)<!-- /runtime -->")
+    text = (
+        f"<!-- runtime -->{about} on a 2-core CPU (measured: {seconds:.0f} s at full size "
+        f"with the {backend} backend, by `make notebooks`)<!-- /runtime -->"
+    )
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and RUNTIME.search(cell.source):
             cell.source = RUNTIME.sub(text, cell.source)

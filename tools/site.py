@@ -128,8 +128,10 @@ def render(notebook, out_dir, repo, exporter):
     note = ""
     has_outputs = any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code")
     if notebook.parent.name == "course" and not has_outputs:
-        note = ("\n!!! note \"Outputs not stored yet\"\n    This page shows the lesson's code "
-                "without its results: run the notebook to see them.\n")
+        note = (
+            '\n!!! note "Outputs not stored yet"\n    This page shows the lesson\'s code '
+            "without its results: run the notebook to see them.\n"
+        )
     (out_dir / f"{notebook.stem}.md").write_text(f"{title}\n\n{header(notebook, repo)}{note}\n{rest}")
 
 
@@ -160,14 +162,19 @@ def public_names(module):
             try:
                 names = ast.literal_eval(node.value)
             except ValueError:
-                raise SystemExit(f"{source_file(module)}: write `__all__` as a literal list of "
-                                 "names, so the API reference can read it") from None
+                raise SystemExit(
+                    f"{source_file(module)}: write `__all__` as a literal list of "
+                    "names, so the API reference can read it"
+                ) from None
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.startswith(f"{module}."):
             for alias in node.names:
                 origin[alias.asname or alias.name] = node.module
     if names is None:
-        names = [node.name for node in tree.body
-                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")]
+        names = [
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+        ]
     # One group per submodule, in the order the module imports them; what the module
     # defines itself comes first.
     groups = {module: []} | {where: [] for where in origin.values()}
@@ -201,8 +208,11 @@ def warn_if_shadowed(module, names):
         return
     for name in names:
         if (folder / f"{name}.py").exists() or (folder / name / "__init__.py").exists():
-            print(f"warning: the API reference documents the submodule {module}.{name}, not the "
-                  f"`{name}` that {module} exports: rename the submodule", file=sys.stderr)
+            print(
+                f"warning: the API reference documents the submodule {module}.{name}, not the "
+                f"`{name}` that {module} exports: rename the submodule",
+                file=sys.stderr,
+            )
 
 
 def api_page(module):
@@ -227,19 +237,30 @@ def api_index():
     lines = [GENERATED, "", "::: keraskit", "    options:", "      members: false", ""]
     for title, pages, note in (
         ("The library", API_PAGES, "What a Keras user reuses: it imports only Keras and NumPy."),
-        ("Course tooling", COURSE_API_PAGES, "What only the notebooks, the exercises and their "
-         "instructors need; [the architecture](../architecture.md) says why it is apart."),
+        (
+            "Course tooling",
+            COURSE_API_PAGES,
+            "What only the notebooks, the exercises and their "
+            "instructors need; [the architecture](../architecture.md) says why it is apart.",
+        ),
     ):
         lines += [f"## {title}", "", note, "", "| module | what it holds |", "| --- | --- |"]
         lines += [f"| [`{module}`]({page}) | {summary(module)} |" for module, page in pages.items()]
         lines.append("")
     paged = {**API_PAGES, **COURSE_API_PAGES}
-    others = [name for names in public_names("keraskit").values() for name in names
-              if f"keraskit.{name}" not in paged]
+    others = [
+        name
+        for names in public_names("keraskit").values()
+        for name in names
+        if f"keraskit.{name}" not in paged
+    ]
     if others:
         lines += ["## `keraskit`", ""]
-        lines += [line for name in others
-                  for line in (f"::: keraskit.{name}", "    options:", "      heading_level: 3", "")]
+        lines += [
+            line
+            for name in others
+            for line in (f"::: keraskit.{name}", "    options:", "      heading_level: 3", "")
+        ]
     return "\n".join(lines)
 
 
@@ -265,8 +286,9 @@ def write_api_reference():
 
 def main():
     repo = repo_url()
-    exporter = MarkdownExporter(extra_loaders=[jinja2.DictLoader({"site.md.j2": TEMPLATE})],
-                                template_file="site.md.j2")
+    exporter = MarkdownExporter(
+        extra_loaders=[jinja2.DictLoader({"site.md.j2": TEMPLATE})], template_file="site.md.j2"
+    )
     for folder in FOLDERS:
         out_dir = DOCS / folder
         shutil.rmtree(out_dir, ignore_errors=True)  # no page left over from a renamed notebook

@@ -43,8 +43,10 @@ def default_backend():
 
 def _print_table(report, file=sys.stdout):
     print(f"\n{report['notebook']}", file=file)
-    rows = [(task["name"], f"{task['points']:g}", f"{task['max_points']:g}", task["message"])
-            for task in report["tasks"]]
+    rows = [
+        (task["name"], f"{task['points']:g}", f"{task['max_points']:g}", task["message"])
+        for task in report["tasks"]
+    ]
     width = max([len("task")] + [len(row[0]) for row in rows])
     print(f"  {'task':<{width}}  points  max  message", file=file)
     for name, points, maximum, message in rows:
@@ -106,8 +108,13 @@ def grade_command(args):
         try:
             report = grade_notebook(notebook, timeout=args.timeout, registry=registry)
         except Exception as error:  # one broken submission never stops the batch
-            report = {"notebook": str(notebook), "score": 0, "max_score": 0, "tasks": [],
-                      "errors": [f"grading failed: {type(error).__name__}: {error}"]}
+            report = {
+                "notebook": str(notebook),
+                "score": 0,
+                "max_score": 0,
+                "tasks": [],
+                "errors": [f"grading failed: {type(error).__name__}: {error}"],
+            }
         _print_table(report)
         reports.append(report)
     if args.json:
@@ -122,8 +129,15 @@ def grade_command(args):
             writer.writerow(["notebook", "score", "max_score", *names, "errors"])
             for report in reports:
                 points = {task["name"]: task["points"] for task in report["tasks"]}
-                writer.writerow([Path(report["notebook"]).name, report["score"], report["max_score"],
-                                 *[points.get(name, "") for name in names], " | ".join(report["errors"])])
+                writer.writerow(
+                    [
+                        Path(report["notebook"]).name,
+                        report["score"],
+                        report["max_score"],
+                        *[points.get(name, "") for name in names],
+                        " | ".join(report["errors"]),
+                    ]
+                )
     return 0
 
 
@@ -134,8 +148,13 @@ def main(argv=None):
     grade.add_argument("path", help="a notebook, or a folder of notebooks")
     grade.add_argument("--json", metavar="OUT", help="write the scores as JSON")
     grade.add_argument("--csv", metavar="OUT", help="write one row per notebook (for a folder)")
-    grade.add_argument("--timeout", type=float, default=120, metavar="S",
-                       help="seconds allowed per cell and per task (default 120)")
+    grade.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        metavar="S",
+        help="seconds allowed per cell and per task (default 120)",
+    )
     grade.add_argument("--extra-tests", metavar="DIR", help="a folder of hidden tasks (*.py)")
     args = parser.parse_args(argv)
     return grade_command(args)

@@ -80,8 +80,9 @@ def plot_patches(image, patch_size, max_sequence=None):
     labelled = rows * columns if max_sequence is None else max_sequence
     for index in range(rows * columns):
         row, column = divmod(index, columns)
-        patch = image[row * patch_height:(row + 1) * patch_height,
-                      column * patch_width:(column + 1) * patch_width]
+        patch = image[
+            row * patch_height : (row + 1) * patch_height, column * patch_width : (column + 1) * patch_width
+        ]
         _show(axes[row, column], patch)
         if index < labelled and rows * columns <= 64:
             axes[row, column].set_title(str(index), fontsize=6, pad=1)
@@ -127,8 +128,9 @@ def plot_position_similarity(position_embeddings, grid_size, title=None, vmin=-1
     vmin = similarity.min() if vmin is None else vmin
     vmax = similarity.max() if vmax is None else vmax
     size = min(7, 0.9 * columns + 1.5)
-    fig, axes = plt.subplots(rows, columns, figsize=(size, size * rows / columns),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(size, size * rows / columns), constrained_layout=True, squeeze=False
+    )
     for index in range(rows * columns):
         ax = axes[index // columns, index % columns]
         image = ax.imshow(similarity[index].reshape(rows, columns), cmap="viridis", vmin=vmin, vmax=vmax)
@@ -148,8 +150,13 @@ def _overlay(ax, image, heat, title=None):
     image = _image_for_display(image)
     _show(ax, image)
     height, width = image.shape[:2]
-    ax.imshow(heat, cmap="inferno", alpha=0.6, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-              interpolation="bilinear")
+    ax.imshow(
+        heat,
+        cmap="inferno",
+        alpha=0.6,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        interpolation="bilinear",
+    )
     if title:
         ax.set_title(title, fontsize=9)
 
@@ -184,11 +191,14 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
         raise ValueError(f"Expected attention (num_heads, N, N). Received shape {attention.shape}")
     prefix = attention.shape[-1] - rows * columns  # class (and distillation) tokens
     if prefix < 0:
-        raise ValueError(f"attention has {attention.shape[-1]} tokens, fewer than the "
-                         f"{rows * columns} patches of a {rows}x{columns} grid.")
+        raise ValueError(
+            f"attention has {attention.shape[-1]} tokens, fewer than the "
+            f"{rows * columns} patches of a {rows}x{columns} grid."
+        )
     num_heads = attention.shape[0]
-    fig, axes = plt.subplots(1, num_heads + 1, figsize=(min(7, 1.6 * (num_heads + 1)), 2),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, num_heads + 1, figsize=(min(7, 1.6 * (num_heads + 1)), 2), constrained_layout=True, squeeze=False
+    )
     _show(axes[0, 0], image)
     axes[0, 0].set_title("image", fontsize=9)
     for head in range(num_heads):
@@ -220,11 +230,14 @@ def plot_rollout(images, rollouts, labels=None):
     """
     images, rollouts = np.asarray(images), np.asarray(rollouts, dtype="float32")
     if rollouts.ndim != 3 or len(rollouts) != len(images):
-        raise ValueError(f"Expected rollouts (batch, rows, columns) for {len(images)} images. "
-                         f"Received shape {rollouts.shape}")
+        raise ValueError(
+            f"Expected rollouts (batch, rows, columns) for {len(images)} images. "
+            f"Received shape {rollouts.shape}"
+        )
     count = len(images)
-    fig, axes = plt.subplots(2, count, figsize=(min(7, 1.5 * count), 3.2),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        2, count, figsize=(min(7, 1.5 * count), 3.2), constrained_layout=True, squeeze=False
+    )
     for index in range(count):
         _show(axes[0, index], images[index])
         if labels is not None:
@@ -307,8 +320,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names, title=None):
             value = matrix[row, column]
             if value:
                 dark = value > matrix.max() / 2
-                ax.text(column, row, str(value), ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                ax.text(
+                    column,
+                    row,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "black",
+                )
     fig.colorbar(image, ax=ax, shrink=0.8, label="images")
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     ax.set_title(title or f"Confusion matrix (accuracy {accuracy:.1%})")
@@ -338,8 +358,9 @@ def plot_images(images, titles=None, columns=8, title=None):
     count = len(images)
     columns = max(1, min(columns, count))
     rows = int(np.ceil(count / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(7, 7 / columns * rows * 1.15),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(7, 7 / columns * rows * 1.15), constrained_layout=True, squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         if index >= count:
             ax.remove()

@@ -126,11 +126,11 @@ class _MultiHeadAttentionBase(keras.layers.Layer):
         """Turn a padding mask `(B, S)` or attention mask `(B, T, S)` into `(B, 1, T, S)` bools."""
         if mask is None:
             return None
-        expected = f"a padding mask (batch, {key_length}) or an attention mask " \
-            f"(batch, {query_length}, {key_length})"
+        expected = (
+            f"a padding mask (batch, {key_length}) or an attention mask (batch, {query_length}, {key_length})"
+        )
         if len(mask.shape) == 2:
-            if mask.shape[-1] is not None and key_length is not None \
-                    and mask.shape[-1] != key_length:
+            if mask.shape[-1] is not None and key_length is not None and mask.shape[-1] != key_length:
                 raise ValueError(
                     f"{type(self).__name__}: `mask` must be {expected}. "
                     f"Received `mask` of shape {tuple(mask.shape)}."
@@ -344,9 +344,7 @@ class MultiHeadCrossAttention(_MultiHeadAttentionBase):
         self.output_dense = self._output_projection(hidden_dim)
         self.output_dense.build((*input_shape[:-1], self.num_heads, head_dim))
 
-    def call(
-        self, inputs, context, context_mask=None, return_attention_scores=False, training=None
-    ):
+    def call(self, inputs, context, context_mask=None, return_attention_scores=False, training=None):
         check_rank(inputs.shape, 3, "inputs", "MultiHeadCrossAttention", "(batch, length, hidden_dim)")
         check_rank(context.shape, 3, "context", "MultiHeadCrossAttention", "(batch, length, dim)")
         query = self.query_dense(inputs)  # (B, T, N, H)

@@ -49,9 +49,7 @@ class DropPath(keras.layers.Layer):
             return inputs
         # One draw per sample, broadcast over its tokens and features.
         noise_shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
-        return keras.random.dropout(
-            inputs, self.rate, noise_shape=noise_shape, seed=self.seed_generator
-        )
+        return keras.random.dropout(inputs, self.rate, noise_shape=noise_shape, seed=self.seed_generator)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -125,7 +125,8 @@ class PatchEncoder(keras.layers.Layer):
         if self.distillation_token:
             # Not zeros: two identical zero tokens would stay identical forever.
             self.distillation_embedding = self.add_weight(
-                name="distillation_token", shape=(self.hidden_dim,),
+                name="distillation_token",
+                shape=(self.hidden_dim,),
                 initializer=fresh(self.position_initializer, "distillation_token"),
             )
         if self.position == "learned":
@@ -175,7 +176,10 @@ class PatchEncoder(keras.layers.Layer):
         rows, columns = self.grid_size
         grid = ops.reshape(positions[prefix:], (1, rows, columns, -1))
         grid = ops.image.resize(
-            grid, grid_size, interpolation="bilinear", antialias=False,
+            grid,
+            grid_size,
+            interpolation="bilinear",
+            antialias=False,
             data_format="channels_last",
         )
         grid = ops.reshape(grid, (grid_size[0] * grid_size[1], self.hidden_dim))
@@ -214,9 +218,7 @@ class PatchEncoder(keras.layers.Layer):
                 "position": self.position,
                 "dropout": self.dropout,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "position_initializer": keras.initializers.serialize(
-                    self.position_initializer
-                ),
+                "position_initializer": keras.initializers.serialize(self.position_initializer),
             }
         )
         return config

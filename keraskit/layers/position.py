@@ -63,9 +63,7 @@ def sincos_2d_encoding(grid_size, hidden_dim, *, max_wavelength=10000.0):
     token = ops.arange(rows * columns)
     row = ops.cast(token // columns, "float32")[:, None] * frequency[None, :]
     column = ops.cast(token % columns, "float32")[:, None] * frequency[None, :]
-    return ops.concatenate(
-        [ops.sin(row), ops.cos(row), ops.sin(column), ops.cos(column)], axis=-1
-    )
+    return ops.concatenate([ops.sin(row), ops.cos(row), ops.sin(column), ops.cos(column)], axis=-1)
 
 
 def _check_sequence_input(shape, layer):
@@ -108,9 +106,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     def __init__(self, *, max_wavelength=10000.0, **kwargs):
         super().__init__(**kwargs)
         if max_wavelength <= 0:
-            raise ValueError(
-                f"`max_wavelength` must be positive. Received: max_wavelength={max_wavelength}"
-            )
+            raise ValueError(f"`max_wavelength` must be positive. Received: max_wavelength={max_wavelength}")
         self.max_wavelength = float(max_wavelength)
         self.supports_masking = True  # the encoding keeps the inputs' padding
 
@@ -219,9 +215,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     def __init__(self, sequence_length, *, initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.sequence_length = check_positive_int(sequence_length, "sequence_length")
-        self.initializer = keras.initializers.get(
-            initializer or keras.initializers.RandomNormal(stddev=0.02)
-        )
+        self.initializer = keras.initializers.get(initializer or keras.initializers.RandomNormal(stddev=0.02))
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -241,8 +235,10 @@ class LearnedPositionEmbedding(keras.layers.Layer):
                 f"(`sequence_length`), but `inputs` has {length} tokens."
             )
         # A tensor start_index (inside a compiled decoding loop) cannot be checked here.
-        if isinstance(start_index, int) and length is not None and (
-            start_index < 0 or start_index + length > self.sequence_length
+        if (
+            isinstance(start_index, int)
+            and length is not None
+            and (start_index < 0 or start_index + length > self.sequence_length)
         ):
             raise ValueError(
                 f"LearnedPositionEmbedding has positions 0..{self.sequence_length - 1}, but "
@@ -374,9 +370,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 "hidden_dim": self.hidden_dim,
                 "mask_zero": self.mask_zero,
                 "position": self.position,
-                "embeddings_initializer": keras.initializers.serialize(
-                    self.embeddings_initializer
-                ),
+                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             }
         )
         return config

@@ -69,6 +69,7 @@ class _BlockBase(keras.layers.Layer):
 
     def _build_mlp(self, input_shape):
         """Two Dense layers, widening to `intermediate_dim` then back: applied to each token alone."""
+
         def dense(units, name, activation=None):
             return keras.layers.Dense(
                 units,
@@ -100,8 +101,7 @@ class _BlockBase(keras.layers.Layer):
             branch, extra = sublayer(norm(x))
         else:
             branch, extra = sublayer(x)
-        branch = self.drop_path_layer(self.dropout_layer(branch, training=training),
-                                      training=training)
+        branch = self.drop_path_layer(self.dropout_layer(branch, training=training), training=training)
         x = x + branch
         return (x if self.normalize_first else norm(x)), extra
 
@@ -202,8 +202,7 @@ class TransformerBlock(_BlockBase):
             return result if return_attention_scores else (result, None)
 
         x, scores = self._residual(inputs, self.attention_norm, attend, training)
-        x, _ = self._residual(x, self.mlp_norm, lambda h: (self._mlp(h, training), None),
-                              training)
+        x, _ = self._residual(x, self.mlp_norm, lambda h: (self._mlp(h, training), None), training)
         return (x, scores) if return_attention_scores else x
 
     def compute_mask(self, inputs, mask=None):
@@ -271,8 +270,13 @@ class TransformerDecoderBlock(_BlockBase):
         return_attention_scores=False,
         training=None,
     ):
-        check_rank(encoder_outputs.shape, 3, "encoder_outputs", "TransformerDecoderBlock",
-                   "(batch, source_length, dim)")
+        check_rank(
+            encoder_outputs.shape,
+            3,
+            "encoder_outputs",
+            "TransformerDecoderBlock",
+            "(batch, source_length, dim)",
+        )
 
         def self_attend(x):
             result = self.self_attention(
@@ -296,8 +300,7 @@ class TransformerDecoderBlock(_BlockBase):
 
         x, self_scores = self._residual(inputs, self.self_attention_norm, self_attend, training)
         x, cross_scores = self._residual(x, self.cross_attention_norm, cross_attend, training)
-        x, _ = self._residual(x, self.mlp_norm, lambda h: (self._mlp(h, training), None),
-                              training)
+        x, _ = self._residual(x, self.mlp_norm, lambda h: (self._mlp(h, training), None), training)
         if return_attention_scores:
             return x, self_scores, cross_scores
         return x

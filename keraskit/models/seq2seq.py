@@ -58,34 +58,43 @@ def seq2seq_transformer(
     >>> model.output_shape
     (None, 4, 13)
     """
-    for name, value in (("source_vocabulary_size", source_vocabulary_size),
-                        ("target_vocabulary_size", target_vocabulary_size),
-                        ("source_length", source_length), ("target_length", target_length)):
+    for name, value in (
+        ("source_vocabulary_size", source_vocabulary_size),
+        ("target_vocabulary_size", target_vocabulary_size),
+        ("source_length", source_length),
+        ("target_length", target_length),
+    ):
         check_positive_int(value, name)
     check_transformer_arguments(
-        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
-        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
     )
-    block_args = dict(intermediate_dim=intermediate_dim, dropout=dropout,
-                      attention_dropout=attention_dropout)
+    block_args = dict(intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout)
 
     source_ids = keras.Input((source_length,), dtype="int32", name="source_ids")
     target_ids = keras.Input((target_length,), dtype="int32", name="target_ids")
 
     # Encoder: every source word attends to every other (padding masked out).
-    x = TokenAndPositionEmbedding(source_vocabulary_size, source_length, hidden_dim=hidden_dim,
-                                  mask_zero=True, name="source_embedding")(source_ids)
+    x = TokenAndPositionEmbedding(
+        source_vocabulary_size, source_length, hidden_dim=hidden_dim, mask_zero=True, name="source_embedding"
+    )(source_ids)
     for index in range(num_layers):
         x = TransformerBlock(num_heads, name=f"encoder_block_{index}", **block_args)(x)
     encoder_outputs = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
     source_mask = keras.ops.not_equal(source_ids, 0)  # (B, S): True for real words
 
     # Decoder: causal self-attention over the target so far, cross-attention to the source.
-    y = TokenAndPositionEmbedding(target_vocabulary_size, target_length, hidden_dim=hidden_dim,
-                                  name="target_embedding")(target_ids)
+    y = TokenAndPositionEmbedding(
+        target_vocabulary_size, target_length, hidden_dim=hidden_dim, name="target_embedding"
+    )(target_ids)
     for index in range(num_layers):
         y = TransformerDecoderBlock(num_heads, name=f"decoder_block_{index}", **block_args)(
-            y, encoder_outputs, encoder_mask=source_mask)
+            y, encoder_outputs, encoder_mask=source_mask
+        )
     y = keras.layers.LayerNormalization(epsilon=1e-6, name="decoder_norm")(y)
     logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="logits")(y)
     return keras.Model([source_ids, target_ids], logits, name=name)
@@ -126,9 +135,7 @@ def greedy_decode(model, source_ids, *, start_id, end_id, max_length, pad_id=0):
     """
     source_ids = np.asarray(keras.ops.convert_to_numpy(source_ids))
     if source_ids.ndim != 2:
-        raise ValueError(
-            f"`source_ids` must have shape (batch, source_length). Received: {source_ids.shape}"
-        )
+        raise ValueError(f"`source_ids` must have shape (batch, source_length). Received: {source_ids.shape}")
     if len(model.inputs) != 2:
         raise ValueError("`model` must take two inputs, [source_ids, target_ids].")
     target_length = model.inputs[1].shape[1]

@@ -58,24 +58,36 @@ def text_classifier(
     """
     vocabulary_size = check_positive_int(vocabulary_size, "vocabulary_size")
     if vocabulary_size < 2:
-        raise ValueError("`vocabulary_size` must be >= 2: id 0 is padding, so at least one more "
-                         f"id is needed for a word. Received: vocabulary_size={vocabulary_size}")
+        raise ValueError(
+            "`vocabulary_size` must be >= 2: id 0 is padding, so at least one more "
+            f"id is needed for a word. Received: vocabulary_size={vocabulary_size}"
+        )
     sequence_length = check_positive_int(sequence_length, "sequence_length")
     num_classes = check_positive_int(num_classes, "num_classes")
     check_transformer_arguments(
-        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
-        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
         layer_norm_epsilon=layer_norm_epsilon,
     )
 
     token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    x = TokenAndPositionEmbedding(vocabulary_size, sequence_length, hidden_dim=hidden_dim,
-                                  mask_zero=True, name="embedding")(token_ids)  # (B, T, D)
+    x = TokenAndPositionEmbedding(
+        vocabulary_size, sequence_length, hidden_dim=hidden_dim, mask_zero=True, name="embedding"
+    )(token_ids)  # (B, T, D)
     for index in range(num_layers):
         # The padding mask rides along with x: Keras hands it to every block.
-        x = TransformerBlock(num_heads, intermediate_dim=intermediate_dim, dropout=dropout,
-                             attention_dropout=attention_dropout,
-                             layer_norm_epsilon=layer_norm_epsilon, name=f"block_{index}")(x)
+        x = TransformerBlock(
+            num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            layer_norm_epsilon=layer_norm_epsilon,
+            name=f"block_{index}",
+        )(x)
     x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
     x = TokenPooling("gap", name="pooling")(x)  # (B, T, D) -> (B, D), real tokens only
     logits = keras.layers.Dense(num_classes, dtype="float32", name="head")(x)

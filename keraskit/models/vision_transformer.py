@@ -87,8 +87,12 @@ def vit(
             )
     num_classes = check_positive_int(num_classes, "num_classes")
     check_transformer_arguments(
-        hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads,
-        intermediate_dim=intermediate_dim, dropout=dropout, attention_dropout=attention_dropout,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
         layer_norm_epsilon=layer_norm_epsilon,
     )
     channels = check_positive_int(channels, "channels")
@@ -132,9 +136,9 @@ def vit(
             name=f"block_{index}",
         )(x)
     x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation=classifier_activation, dtype="float32", name="head"
-    )(TokenPooling(pooling, name="pooling")(x))
+    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, dtype="float32", name="head")(
+        TokenPooling(pooling, name="pooling")(x)
+    )
     if distillation:
         distillation_outputs = keras.layers.Dense(
             num_classes, activation=classifier_activation, dtype="float32", name="distillation_head"
@@ -154,8 +158,13 @@ VIT_PRESETS = {
 
 
 def _preset(preset, num_classes, image_size, patch_size, kwargs):
-    config = dict(VIT_PRESETS[preset], image_size=image_size, patch_size=patch_size,
-                  num_classes=num_classes, name=preset)
+    config = dict(
+        VIT_PRESETS[preset],
+        image_size=image_size,
+        patch_size=patch_size,
+        num_classes=num_classes,
+        name=preset,
+    )
     config.update(kwargs)
     return vit(**config)
 

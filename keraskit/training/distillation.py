@@ -90,8 +90,10 @@ class HardDistillation(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if sample_weight is not None:
-            raise ValueError("HardDistillation does not support `sample_weight`: DeiT weighs every "
-                             "image alike. Received a sample_weight.")
+            raise ValueError(
+                "HardDistillation does not support `sample_weight`: DeiT weighs every "
+                "image alike. Received a sample_weight."
+            )
         cross_entropy = keras.losses.sparse_categorical_crossentropy
         if not isinstance(y_pred, (tuple, list)):  # evaluation: the averaged heads against y
             loss = ops.mean(cross_entropy(y, y_pred, from_logits=True))
@@ -110,11 +112,13 @@ class HardDistillation(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "student": keras.saving.serialize_keras_object(self.student),
-            "teacher": keras.saving.serialize_keras_object(self.teacher),
-            "augmentation": keras.saving.serialize_keras_object(self.augmentation),
-        })
+        config.update(
+            {
+                "student": keras.saving.serialize_keras_object(self.student),
+                "teacher": keras.saving.serialize_keras_object(self.teacher),
+                "augmentation": keras.saving.serialize_keras_object(self.augmentation),
+            }
+        )
         return config
 
     @classmethod

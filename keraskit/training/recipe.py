@@ -130,18 +130,29 @@ def small_vit_config(image_size, channels, num_classes):
     >>> small_vit_config(28, 1, 10)["hidden_dim"]
     192
     """
-    return dict(image_size=image_size, patch_size=4, channels=channels, num_classes=num_classes,
-                hidden_dim=192, num_layers=6, num_heads=3, intermediate_dim=384, pooling="gap")
+    return dict(
+        image_size=image_size,
+        patch_size=4,
+        channels=channels,
+        num_classes=num_classes,
+        hidden_dim=192,
+        num_layers=6,
+        num_heads=3,
+        intermediate_dim=384,
+        pooling="gap",
+    )
 
 
 def _check_images(images, labels, name):
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 4:
-        raise ValueError(f"`{name}` images must have shape (N, height, width, channels). "
-                         f"Received shape {images.shape}.")
+        raise ValueError(
+            f"`{name}` images must have shape (N, height, width, channels). Received shape {images.shape}."
+        )
     if labels.shape != images.shape[:1]:
-        raise ValueError(f"`{name}` labels must be class indices of shape ({len(images)},). "
-                         f"Received shape {labels.shape}.")
+        raise ValueError(
+            f"`{name}` labels must be class indices of shape ({len(images)},). Received shape {labels.shape}."
+        )
     return images, labels
 
 
@@ -220,8 +231,10 @@ def train_vit(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     if steps_per_execution != 1 and keras.backend.backend() == "torch":
-        raise ValueError("`steps_per_execution` must be 1 on the torch backend. "
-                         f"Received: steps_per_execution={steps_per_execution}")
+        raise ValueError(
+            "`steps_per_execution` must be 1 on the torch backend. "
+            f"Received: steps_per_execution={steps_per_execution}"
+        )
     num_classes = int(y_train.max()) + 1
     if validation_data is not None:
         num_classes = max(num_classes, int(validation_data[1].max()) + 1)
@@ -259,14 +272,18 @@ def train_vit(
         checkpoints = [keras.callbacks.BackupAndRestore(str(checkpoint_dir))] if checkpoint_dir else []
         start = time.perf_counter()
         history = trainer.fit(
-            x_train, one_hot(y_train), batch_size=batch_size, epochs=epochs,
-            validation_data=None if validation_data is None
+            x_train,
+            one_hot(y_train),
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_data=None
+            if validation_data is None
             else (validation_data[0], one_hot(validation_data[1])),
-            callbacks=[*checkpoints, monitor, *callbacks], verbose=verbose,
+            callbacks=[*checkpoints, monitor, *callbacks],
+            verbose=verbose,
         )
         seconds = time.perf_counter() - start
-        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
     speeds = monitor.images_per_second
     steady = max(speeds[1:]) if len(speeds) > 1 else (speeds[0] if speeds else float("nan"))

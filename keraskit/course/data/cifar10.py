@@ -26,8 +26,16 @@ from keraskit.course.data.files import (
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 CIFAR10_BATCHES = tuple(f"data_batch_{index}" for index in range(1, 6)) + ("test_batch",)
 
@@ -95,7 +103,9 @@ def _download_cifar10():
 
     cache = shlex.quote(str(keras_datasets_folders()[0]))  # the folder Keras reads first
     return download_or_explain(
-        "CIFAR-10", keras.datasets.cifar10.load_data, cifar10_search_path(),
+        "CIFAR-10",
+        keras.datasets.cifar10.load_data,
+        cifar10_search_path(),
         f"Fetch {CIFAR10_URL} (170 MB) on a machine that is online, then unpack it "
         "where it is searched, e.g.\n"
         f"  mkdir -p {cache} && tar -xzf cifar-10-python.tar.gz -C {cache}\n"

@@ -41,13 +41,15 @@ _SLOTS = {
     "passenger_vehicle": ("car", "bus", "taxi"),
     "cargo_vehicle": ("truck", "van", "tractor"),
 }
-_SLOTS.update({
-    "animal": WORD_GROUPS["animals"],
-    "vehicle": WORD_GROUPS["vehicles"],
-    "food": WORD_GROUPS["foods"],
-    "colour": WORD_GROUPS["colours"],
-    "place": WORD_GROUPS["places"],
-})
+_SLOTS.update(
+    {
+        "animal": WORD_GROUPS["animals"],
+        "vehicle": WORD_GROUPS["vehicles"],
+        "food": WORD_GROUPS["foods"],
+        "colour": WORD_GROUPS["colours"],
+        "place": WORD_GROUPS["places"],
+    }
+)
 
 # Sentence templates: `{slot}` is replaced by a random word of that slot.
 _TEMPLATES = (
@@ -142,11 +144,14 @@ def build_vocabulary(sentences, min_count=1):
     ['<pad>', '<unk>', 'the', 'cat', 'dog', 'sat']
     """
     if isinstance(sentences, str):
-        raise ValueError("build_vocabulary expects a list of sentences, received one string. "
-                         "Wrap it in a list: build_vocabulary([sentence]).")
+        raise ValueError(
+            "build_vocabulary expects a list of sentences, received one string. "
+            "Wrap it in a list: build_vocabulary([sentence])."
+        )
     counts = collections.Counter(word for sentence in sentences for word in tokenize(sentence))
-    kept = sorted((word for word, count in counts.items() if count >= min_count),
-                  key=lambda word: (-counts[word], word))
+    kept = sorted(
+        (word for word, count in counts.items() if count >= min_count), key=lambda word: (-counts[word], word)
+    )
     return [PAD, UNK, *kept]
 
 
@@ -172,8 +177,10 @@ def encode(sentences, vocabulary, sequence_length=None):
     [[2, 4, 5, 0], [2, 1, 0, 0]]
     """
     if isinstance(sentences, str):
-        raise ValueError("encode expects a list of sentences, received one string. "
-                         "Wrap it in a list: encode([sentence], vocabulary).")
+        raise ValueError(
+            "encode expects a list of sentences, received one string. "
+            "Wrap it in a list: encode([sentence], vocabulary)."
+        )
     word_ids = {word: index for index, word in enumerate(vocabulary)}
     ids = [[word_ids.get(word, UNK_ID) for word in tokenize(sentence)] for sentence in sentences]
     if sequence_length is None:

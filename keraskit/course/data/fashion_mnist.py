@@ -31,8 +31,16 @@ FASHION_MNIST_FILES = {
 }
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 
@@ -96,7 +104,9 @@ def _download_fashion_mnist():
 
     files = ", ".join(FASHION_MNIST_FILES.values())
     return download_or_explain(
-        "Fashion-MNIST", keras.datasets.fashion_mnist.load_data, fashion_mnist_search_path(),
+        "Fashion-MNIST",
+        keras.datasets.fashion_mnist.load_data,
+        fashion_mnist_search_path(),
         f"Put the four files ({files}) in one of these folders, e.g. "
         "`apt-get install dataset-fashion-mnist` on Debian/Ubuntu, or download them "
         "from https://github.com/zalandoresearch/fashion-mnist and set "

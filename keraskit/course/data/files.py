@@ -158,8 +158,9 @@ def find_dataset(files, search_path):
         raise ValueError(f"`files` must be a list of file names, not one name. Received: files={files!r}")
     files = list(files)
     if not files:
-        raise ValueError("`files` must name at least one file (any folder holds zero files). "
-                         f"Received: files={files!r}")
+        raise ValueError(
+            f"`files` must name at least one file (any folder holds zero files). Received: files={files!r}"
+        )
     for folder in search_path:
         folder = Path(folder)
         if all((folder / name).is_file() for name in files):

@@ -8,6 +8,7 @@ IMAGE_DATASETS = {
     "cifar10": (load_cifar10, CIFAR10_CLASSES),
 }
 
+
 def load_images(name="fashion_mnist"):
     """Loads an image dataset as float32 images in [0, 1] with a channel axis.
 
@@ -40,5 +41,8 @@ def load_images(name="fashion_mnist"):
         images = images.astype("float32") / 255.0
         return images[..., None] if images.ndim == 3 else images  # grey images get 1 channel
 
-    return ((prepare(x_train), y_train.astype("int32")),
-            (prepare(x_test), y_test.astype("int32")), class_names)
+    return (
+        (prepare(x_train), y_train.astype("int32")),
+        (prepare(x_test), y_test.astype("int32")),
+        class_names,
+    )

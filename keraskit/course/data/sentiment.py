@@ -6,18 +6,36 @@ from keraskit.course.data.files import download_or_explain, keras_datasets_folde
 
 # Opinion words. A review's label is the polarity of its one opinion, flipped
 # when the opinion is negated: "not good" is negative, "not bad" is positive.
-POSITIVE_WORDS = ("good", "great", "excellent", "wonderful", "brilliant", "enjoyable",
-                  "charming", "superb", "moving", "fun")
-NEGATIVE_WORDS = ("bad", "awful", "terrible", "boring", "dull", "poor", "weak", "horrible",
-                  "predictable", "messy")
+POSITIVE_WORDS = (
+    "good",
+    "great",
+    "excellent",
+    "wonderful",
+    "brilliant",
+    "enjoyable",
+    "charming",
+    "superb",
+    "moving",
+    "fun",
+)
+NEGATIVE_WORDS = (
+    "bad",
+    "awful",
+    "terrible",
+    "boring",
+    "dull",
+    "poor",
+    "weak",
+    "horrible",
+    "predictable",
+    "messy",
+)
 INTENSIFIERS = ("very", "really", "truly", "quite", "so", "extremely")
 _POSITIVE_VERBS = ("liked", "loved", "enjoyed")
 _NEGATIVE_VERBS = ("hated", "disliked")
 # "i did not like it": the negated verb is in its base form.
-_BASE_FORM = {"liked": "like", "loved": "love", "enjoyed": "enjoy", "hated": "hate",
-              "disliked": "dislike"}
-_SUBJECTS = ("movie", "film", "plot", "acting", "story", "cast", "ending", "music", "script",
-             "dialogue")
+_BASE_FORM = {"liked": "like", "loved": "love", "enjoyed": "enjoy", "hated": "hate", "disliked": "dislike"}
+_SUBJECTS = ("movie", "film", "plot", "acting", "story", "cast", "ending", "music", "script", "dialogue")
 # Neutral sentences around the opinion. One of them says "not" without any
 # opinion, so the word "not" alone does not tell the label.
 _FILLERS = (
@@ -153,15 +171,18 @@ def load_imdb(num_words=20000, maxlen=200):
 
     cache = keras_datasets_folders()
     (x_train, y_train), (x_test, y_test) = download_or_explain(
-        "IMDB", lambda: keras.datasets.imdb.load_data(num_words=num_words), cache,
+        "IMDB",
+        lambda: keras.datasets.imdb.load_data(num_words=num_words),
+        cache,
         "On a machine with internet, run "
-        "`python -c \"import keras; keras.datasets.imdb.load_data()\"`, or download "
+        '`python -c "import keras; keras.datasets.imdb.load_data()"`, or download '
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz, and put "
         f"the file at {cache[0] / 'imdb.npz'}.",
     )
 
     def pad(sequences):
-        return keras.utils.pad_sequences(sequences, maxlen=maxlen, padding="post",
-                                         truncating="post", value=0).astype("int32")
+        return keras.utils.pad_sequences(
+            sequences, maxlen=maxlen, padding="post", truncating="post", value=0
+        ).astype("int32")
 
     return (pad(x_train), np.asarray(y_train, "int32")), (pad(x_test), np.asarray(y_test, "int32"))

@@ -15,9 +15,28 @@ PAD_ID = 0
 START_ID = 1
 END_ID = 2
 
-_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-         "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-         "seventeen", "eighteen", "nineteen")
+_ONES = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+)
 _TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 # Source tokens are words, target tokens digits; id 0 is padding in both.
@@ -92,8 +111,7 @@ def encode_target(digits):
     ([1, 6, 7, 5], [6, 7, 5, 2])
     """
     tokens = digits.split()
-    if not 1 <= len(tokens) < TARGET_LENGTH or any(t not in "0123456789" or len(t) != 1
-                                                   for t in tokens):
+    if not 1 <= len(tokens) < TARGET_LENGTH or any(t not in "0123456789" or len(t) != 1 for t in tokens):
         raise ValueError(f"Expected 1 to {TARGET_LENGTH - 1} digits. Received: {digits!r}")
     ids = [_TARGET_IDS[token] for token in tokens]
     decoder_input = np.zeros(TARGET_LENGTH, dtype="int32")

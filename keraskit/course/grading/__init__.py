@@ -13,5 +13,14 @@ from keraskit.course.grading.checks import Checks, check
 from keraskit.course.grading.registry import LESSONS, Registry, default_registry, load_extra_tests
 from keraskit.course.grading.tasks import Case, Result, Task
 
-__all__ = ["LESSONS", "Case", "Checks", "Registry", "Result", "Task", "check", "default_registry",
-           "load_extra_tests"]
+__all__ = [
+    "LESSONS",
+    "Case",
+    "Checks",
+    "Registry",
+    "Result",
+    "Task",
+    "check",
+    "default_registry",
+    "load_extra_tests",
+]

@@ -156,17 +156,25 @@ def grade_notebook(path, timeout=120, extra_tests=None, backend=None, seed=None,
         registry = load_extra_tests(extra_tests, registry)
     lesson = lesson_of(path)
     tasks = registry.tasks_for(lesson) if lesson else []
-    report = {"notebook": str(path), "score": 0, "max_score": sum(task.points for task in tasks),
-              "tasks": [], "errors": []}
+    report = {
+        "notebook": str(path),
+        "score": 0,
+        "max_score": sum(task.points for task in tasks),
+        "tasks": [],
+        "errors": [],
+    }
 
     def fail_all(message):
-        report["tasks"] = [dataclasses.asdict(Result(task.name, 0, task.points, False, message))
-                           for task in tasks]
+        report["tasks"] = [
+            dataclasses.asdict(Result(task.name, 0, task.points, False, message)) for task in tasks
+        ]
         return report
 
     if not tasks:
-        report["errors"].append(f"No graded tasks for {path.name}: the name must start with a lesson "
-                                "number that has an exercise (e.g. 02_positional_encoding.ipynb).")
+        report["errors"].append(
+            f"No graded tasks for {path.name}: the name must start with a lesson "
+            "number that has an exercise (e.g. 02_positional_encoding.ipynb)."
+        )
         return report
     try:
         notebook = nbformat.read(path, as_version=4)
@@ -182,10 +190,20 @@ def grade_notebook(path, timeout=120, extra_tests=None, backend=None, seed=None,
 
 
 def _grade_in_kernel(notebook, path, work, tasks, timeout, backend, seed, report):
-    env = dict(os.environ, KERAS_BACKEND=backend or os.environ.get("KERAS_BACKEND", "jax"),
-               TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, resources={"metadata": {"path": str(work)}})
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend or os.environ.get("KERAS_BACKEND", "jax"),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        MPLBACKEND="Agg",
+    )
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": str(work)}},
+    )
     rng = np.random.default_rng(seed)
     results = []
     with client.setup_kernel(env=env):
@@ -217,25 +235,42 @@ def _grade_task(client, task, work, rng, timeout):
     folder.mkdir()
     cases = task.cases(rng)
     _encode_cases(cases, folder)
-    code = CALL_CELL.format(inputs=str(folder / "inputs.npz"), spec=str(folder / "spec.json"),
-                            outputs=str(folder), name=task.name)
+    code = CALL_CELL.format(
+        inputs=str(folder / "inputs.npz"), spec=str(folder / "spec.json"), outputs=str(folder), name=task.name
+    )
     cell = nbformat.v4.new_code_cell(code)
     client.nb.cells.append(cell)  # nbclient records outputs by the cell's index
     try:
         client.execute_cell(cell, len(client.nb.cells) - 1)
     except CellTimeoutError:
-        return Result(task.name, 0, task.points, False,
-                      f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)")
+        return Result(
+            task.name,
+            0,
+            task.points,
+            False,
+            f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)",
+        )
     except (DeadKernelError, CellExecutionError) as error:
         return Result(task.name, 0, task.points, False, f"could not run `{task.name}`: {error}"[:300])
     outputs = _read_outputs(folder, len(cases))
     if outputs is None:
-        return Result(task.name, 0, task.points, False,
-                      f"`{task.name}` could not be called (the kernel did not report back)")
+        return Result(
+            task.name,
+            0,
+            task.points,
+            False,
+            f"`{task.name}` could not be called (the kernel did not report back)",
+        )
     if any(isinstance(output, _RaisedInKernel) and output.kind == "KeyboardInterrupt" for output in outputs):
-        return Result(task.name, 0, task.points, False,
-                      f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)")
+        return Result(
+            task.name,
+            0,
+            task.points,
+            False,
+            f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)",
+        )
     if isinstance(outputs[0], _RaisedInKernel) and outputs[0].kind == "NameError":
-        return Result(task.name, 0, task.points, False,
-                      f"no function named `{task.name}` is defined in the notebook")
+        return Result(
+            task.name, 0, task.points, False, f"no function named `{task.name}` is defined in the notebook"
+        )
     return task.grade_outputs(cases, outputs)

@@ -26,8 +26,19 @@ from keraskit.course.grading.lessons import (
 from keraskit.course.grading.tasks import Task
 
 # The lesson modules in lesson order; a new lesson's tasks are graded once it is listed here.
-LESSONS = (lesson_01, lesson_02, lesson_03, lesson_04, lesson_05, lesson_06, lesson_07, lesson_08,
-           lesson_09, lesson_10, lesson_11)
+LESSONS = (
+    lesson_01,
+    lesson_02,
+    lesson_03,
+    lesson_04,
+    lesson_05,
+    lesson_06,
+    lesson_07,
+    lesson_08,
+    lesson_09,
+    lesson_10,
+    lesson_11,
+)
 
 
 class Registry:
@@ -99,13 +110,16 @@ class Registry:
         'softmax_rows'
         """
         if not isinstance(task, Task):
-            raise TypeError(f"task must be a keraskit.course.grading.tasks.Task, received "
-                            f"{type(task).__name__}: {task!r}")
+            raise TypeError(
+                f"task must be a keraskit.course.grading.tasks.Task, received {type(task).__name__}: {task!r}"
+            )
         if task.name in self._tasks and not replace:
             existing = self._tasks[task.name]
-            raise ValueError(f"A task named {task.name!r} exists already (lesson {existing.lesson}). "
-                             "Use add_cases to grade it on more cases, or add_task(task, replace=True) "
-                             "to replace it.")
+            raise ValueError(
+                f"A task named {task.name!r} exists already (lesson {existing.lesson}). "
+                "Use add_cases to grade it on more cases, or add_task(task, replace=True) "
+                "to replace it."
+            )
         self._tasks[task.name] = task
 
     def add_cases(self, name, cases):
@@ -128,8 +142,9 @@ class Registry:
         ['a random length', 'length 1', 'length 64']
         """
         if not callable(cases):
-            raise TypeError(f"cases must be a function rng -> list of Case, received "
-                            f"{type(cases).__name__}: {cases!r}")
+            raise TypeError(
+                f"cases must be a function rng -> list of Case, received {type(cases).__name__}: {cases!r}"
+            )
         task = self.task(name)
         own = task.cases
 
@@ -258,8 +273,10 @@ def load_extra_tests(folder, registry=None):
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"extra_tests must be a folder of hidden tests (*.py); received {str(folder)!r}, "
-                         "which is not a folder")
+        raise ValueError(
+            f"extra_tests must be a folder of hidden tests (*.py); received {str(folder)!r}, "
+            "which is not a folder"
+        )
     registry = (default_registry() if registry is None else registry).copy()
     for path in sorted(folder.glob("*.py")):
         spec = importlib.util.spec_from_file_location(f"keraskit_extra_{path.stem}", path)
@@ -272,14 +289,17 @@ def load_extra_tests(folder, registry=None):
             raise ImportError(
                 f"{path}: keraskit 0.2 removed keraskit.course.grading.tasks.define (it registered "
                 "tasks globally). Write `def register(registry):` and call registry.add_task(Task(...)) "
-                "or registry.add_cases(name, cases) in it.") from error
+                "or registry.add_cases(name, cases) in it."
+            ) from error
         except Exception as error:  # name the file: a batch's log should say which test is broken
             raise ValueError(f"{path} failed to run: {type(error).__name__}: {error}") from error
         register = getattr(module, "register", None)
         if not callable(register):
-            raise ValueError(f"{path} defines no function register(registry): a hidden test adds its tasks "
-                             "with `def register(registry): registry.add_task(...)` or "
-                             "`registry.add_cases(...)`.")
+            raise ValueError(
+                f"{path} defines no function register(registry): a hidden test adds its tasks "
+                "with `def register(registry): registry.add_task(...)` or "
+                "`registry.add_cases(...)`."
+            )
         try:
             register(registry)
         except Exception as error:

@@ -133,8 +133,7 @@ class Task:
             if problem:
                 hint = "" if isinstance(output, NotImplementedError) else f" Hint: {self.hint}"
                 return Result(self.name, 0, self.points, False, f"{case.description}: {problem}{hint}")
-        return Result(self.name, self.points, self.points, True,
-                      f"all {len(cases)} cases correct")
+        return Result(self.name, self.points, self.points, True, f"all {len(cases)} cases correct")
 
     def _problem(self, case, output):
         if isinstance(output, NotImplementedError):
@@ -153,8 +152,10 @@ class Task:
             wrong = np.argwhere(received != expected)
             if len(wrong):
                 index = tuple(int(i) for i in wrong[0])
-                return (f"{len(wrong)} of {expected.size} values differ; at index {index} "
-                        f"expected {expected[index].item()!r}, received {received[index].item()!r}.")
+                return (
+                    f"{len(wrong)} of {expected.size} values differ; at index {index} "
+                    f"expected {expected[index].item()!r}, received {received[index].item()!r}."
+                )
             return None
         if not np.issubdtype(received.dtype, np.number) and received.dtype != bool:
             return f"expected numbers, received an array of {received.dtype}."
@@ -166,8 +167,10 @@ class Task:
         if not close.all():
             index = tuple(int(i) for i in np.argwhere(~close)[0])
             error = np.abs(received - expected).max()
-            return (f"values differ (largest error {error:.3g}); at index {index} expected "
-                    f"{expected[index]:.6g}, received {received[index]:.6g}.")
+            return (
+                f"values differ (largest error {error:.3g}); at index {index} expected "
+                f"{expected[index]:.6g}, received {received[index]:.6g}."
+            )
         return None
 
 

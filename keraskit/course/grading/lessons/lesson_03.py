@@ -31,29 +31,45 @@ def _attention_cases(rng):
     fully[1, 2, :] = False
     causal = np.tril(np.ones((tq, tq), bool))[None].repeat(b, 0)
     q2 = normal(rng, b, tq, d) * 4
-    return [Case((q, k, v), "no mask"),
-            Case((q, k, v), "padding mask (last 2 keys of example 0 hidden)", {"mask": padding}),
-            Case((q2, q2, normal(rng, b, tq, 6)), "causal mask", {"mask": causal}),
-            Case((q, k, v), "a fully masked row (query 2 of example 1 sees no key)", {"mask": fully})]
+    return [
+        Case((q, k, v), "no mask"),
+        Case((q, k, v), "padding mask (last 2 keys of example 0 hidden)", {"mask": padding}),
+        Case((q2, q2, normal(rng, b, tq, 6)), "causal mask", {"mask": causal}),
+        Case((q, k, v), "a fully masked row (query 2 of example 1 sees no key)", {"mask": fully}),
+    ]
 
 
 TASKS = (
-    Task(LESSON, "scaled_dot_product_attention", 4,
-         cases=_attention_cases,
-         reference=_attention_reference,
-         hint="softmax(Q K^T / sqrt(d_k)) V, softmax over the keys (last axis). Masked scores become a "
-              "large negative number before the softmax; a row whose every key is masked attends to all "
-              "keys equally (give it scores of 0) instead of producing NaN.",
-         rtol=1e-4, atol=1e-5),
-    Task(LESSON, "causal_mask", 1,
-         cases=lambda rng: [Case((int(rng.integers(2, 9)),), "a random length"), Case((1,), "length 1")],
-         reference=lambda length: np.tril(np.ones((length, length), bool)),
-         hint="row t may look at columns 0..t: True on and below the diagonal (np.tril).",
-         exact=True),
-    Task(LESSON, "attention_weights", 2,
-         cases=lambda rng: [Case((normal(rng, 2, 3, 4), normal(rng, 2, 5, 4)),
-                                 "2 examples, 3 queries, 5 keys, d=4"),
-                            Case((normal(rng, 1, 2, 16) * 3, normal(rng, 1, 2, 16) * 3), "larger scores")],
-         reference=lambda q, k: softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])),
-         hint="softmax(Q K^T / sqrt(d_k)) over the keys: shape (B, queries, keys), every row sums to 1."),
+    Task(
+        LESSON,
+        "scaled_dot_product_attention",
+        4,
+        cases=_attention_cases,
+        reference=_attention_reference,
+        hint="softmax(Q K^T / sqrt(d_k)) V, softmax over the keys (last axis). Masked scores become a "
+        "large negative number before the softmax; a row whose every key is masked attends to all "
+        "keys equally (give it scores of 0) instead of producing NaN.",
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    Task(
+        LESSON,
+        "causal_mask",
+        1,
+        cases=lambda rng: [Case((int(rng.integers(2, 9)),), "a random length"), Case((1,), "length 1")],
+        reference=lambda length: np.tril(np.ones((length, length), bool)),
+        hint="row t may look at columns 0..t: True on and below the diagonal (np.tril).",
+        exact=True,
+    ),
+    Task(
+        LESSON,
+        "attention_weights",
+        2,
+        cases=lambda rng: [
+            Case((normal(rng, 2, 3, 4), normal(rng, 2, 5, 4)), "2 examples, 3 queries, 5 keys, d=4"),
+            Case((normal(rng, 1, 2, 16) * 3, normal(rng, 1, 2, 16) * 3), "larger scores"),
+        ],
+        reference=lambda q, k: softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])),
+        hint="softmax(Q K^T / sqrt(d_k)) over the keys: shape (B, queries, keys), every row sums to 1.",
+    ),
 )
