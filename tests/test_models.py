@@ -35,13 +35,18 @@ def tiny_vit(**overrides):
     return vit(**config)
 
 
+@pytest.mark.slow  # builds ViT-B/16; vit_base's doctest checks the count in make check
 def test_vit_base_has_86_6_million_parameters_as_in_the_paper():
     assert abs(vit_base(num_classes=1000).count_params() - 86.6e6) <= 0.1e6
 
 
 @pytest.mark.parametrize(
     "preset, hidden_dim, num_layers, heads",
-    [(vit_tiny, 192, 12, 3), (vit_small, 384, 12, 6), (vit_large, 1024, 24, 16)],
+    [
+        (vit_tiny, 192, 12, 3),
+        (vit_small, 384, 12, 6),
+        pytest.param(vit_large, 1024, 24, 16, marks=pytest.mark.slow),  # 300M weights to build
+    ],
 )
 def test_presets_have_the_published_widths_depths_and_heads(preset, hidden_dim, num_layers, heads):
     # Small images and 2 classes keep the test light; the blocks are the published ones.
@@ -176,9 +181,11 @@ def test_tiny_vit_overfits_one_batch():
         optimizer=keras.optimizers.Adam(3e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    first = model.train_on_batch(images, labels)
+    first = model.evaluate(images, labels, verbose=0)
     for _ in range(150):
-        loss = model.train_on_batch(images, labels)
+        model.train_on_batch(images, labels)
+    # Evaluated, not read from train_on_batch: Keras 3.8 returns the mean since the first step.
+    loss = model.evaluate(images, labels, verbose=0)
     assert first > 1.0, f"initial loss {first:.3f} should be near ln(4) = 1.39"
     assert loss < 0.05, f"loss after 150 steps on one batch: {loss:.4f} (wanted < 0.05)"
 

@@ -59,6 +59,7 @@ print("RESULTS" + json.dumps({"backend": keras.backend.backend(), "errors": resu
 """
 
 
+@pytest.mark.slow  # starts two more processes
 def test_models_saved_here_load_under_every_other_backend(tmp_path):
     this = keras.backend.backend()
     index = []

@@ -49,7 +49,8 @@ def run_python(script, env=None, timeout=600):
 def test_warmup_cosine_follows_the_formula(final):
     peak, total, warmup = 3e-3, 200, 30
     schedule = warmup_cosine(peak, total, warmup, final_learning_rate=final)
-    steps = np.arange(0, total + 1)
+    # The boundaries of each phase and points inside them (each eager call costs ~50 ms).
+    steps = np.array([0, 1, 15, warmup - 1, warmup, warmup + 1, 60, 115, 170, total - 1, total])
     progress = np.clip((steps - warmup) / (total - warmup), 0, 1)
     expected = np.where(
         steps < warmup, peak * steps / warmup, final + (peak - final) * (1 + np.cos(np.pi * progress)) / 2
@@ -103,6 +104,7 @@ def test_vit_base_flops_match_the_deit_paper():
     assert vit_flops(model, training=True) == 3 * vit_flops(model)
 
 
+@pytest.mark.slow  # a subprocess of its own: make test runs it, make check does not
 def test_vit_flops_agree_with_xla_cost_analysis():
     """XLA counts the FLOPs of the compiled forward pass independently of our formula."""
     result = run_python(
@@ -316,6 +318,7 @@ RESUMABLE_RUN = """
 """
 
 
+@pytest.mark.slow  # a subprocess of its own: make test runs it, make check does not
 def test_a_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     checkpoints, log = tmp_path / "checkpoints", tmp_path / "log.csv"
     args = [str(checkpoints), str(log)]
@@ -357,6 +360,7 @@ TWO_DEVICES = """
 """
 
 
+@pytest.mark.slow  # a subprocess of its own: make test runs it, make check does not
 def test_recipe_trains_data_parallel_on_two_devices_like_on_one():
     results = {}
     for count in (1, 2):

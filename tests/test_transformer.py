@@ -156,6 +156,7 @@ def test_blocks_refuse_keras_hub_argument_order(block):
         TransformerBlock(2, intermediate_dim=8)(np.zeros((2, 16), "float32"))
 
 
+@pytest.mark.slow  # compiles a bf16 training step: make test runs it
 def test_mixed_bfloat16_vit_trains_and_softmax_runs_in_float32(rng):
     keras.config.set_dtype_policy("mixed_bfloat16")
     model = vit(
