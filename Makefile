@@ -96,11 +96,12 @@ release: build
 	@echo "  [ ] upload: $(BIN)/twine upload dist/*"
 
 # The built wheel is a prerequisite: tests/test_packaging.py installs it (in the jax pass).
-# The library's tests at the oldest Keras run last, in their own environment.
+# Two pytest workers per backend: the notebook and grading tests wait on kernels, so the
+# two cores stay busy. The library's tests at the oldest Keras run last, in their own venv.
 test: $(BIN)/.installed data chromium lint build $(OLDEST)/bin/.installed
 	@status=0; for backend in $(BACKENDS); do \
 		echo "=== tests on $$backend ==="; \
-		KERAS_BACKEND=$$backend $(BIN)/$(PYTEST) --durations=10 \
+		KERAS_BACKEND=$$backend $(BIN)/$(PYTEST) $(PARALLEL) --durations=10 \
 			--ignore=tests/test_site.py || status=1; \
 	done; \
 	echo "=== the course website in headless Chromium ==="; \
