@@ -148,4 +148,4 @@ demo: $(BIN)/.installed data
 	KERAS_BACKEND=$${KERAS_BACKEND:-jax} $(BIN)/python -m keraskit.course.demo
 
 clean:
-	rm -rf $(VENV) $(OLDEST) build dist *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises
+	rm -rf $(VENV) $(OLDEST) build dist *.egg-info .pytest_cache .ruff_cache site docs/course docs/exercises docs/api

@@ -1,6 +1,15 @@
 """keraskit: Keras 3 layers for Transformers and Vision Transformers, written to be read.
 
-from keraskit import layers, models, training
+The library is `keraskit.layers`, `keraskit.models`, `keraskit.training` and
+`keraskit.validation`; the course's tooling is `keraskit.course`.
+
+Example:
+
+>>> from keraskit import layers, models
+>>> model = models.vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=16, num_layers=1,
+...                    num_heads=2, intermediate_dim=32)
+>>> isinstance(model.get_layer("block_0"), layers.TransformerBlock)
+True
 """
 
 __version__ = "0.2.0"

@@ -1,9 +1,8 @@
 """keraskit.course.grading: instant checks for the exercises, and a grader for whole notebooks.
 
-    from keraskit.course.grading import check
-    check.sinusoidal_encoding(sinusoidal_encoding)
-
-The tasks of each lesson live in `keraskit.course.grading.lessons.lesson_NN`; a
+A learner checks one function at a time in the exercise notebook, e.g.
+`check.sinusoidal_encoding(sinusoidal_encoding)`; an instructor grades whole
+notebooks with `keraskit grade`. The tasks of each lesson live in `keraskit.course.grading.lessons.lesson_NN`; a
 `Registry` collects them (`default_registry()`), and hidden tests add to a copy
 (`load_extra_tests`). The notebook grader, `keraskit.course.grading.grader`, needs the
 `grading` extra (nbformat, nbclient); this package itself needs only NumPy and Keras.
