@@ -2,10 +2,11 @@
 
 A learner checks one function at a time in the exercise notebook, e.g.
 `check.sinusoidal_encoding(sinusoidal_encoding)`; an instructor grades whole
-notebooks with `keraskit grade`. The tasks of each lesson live in `keraskit.course.grading.lessons.lesson_NN`; a
-`Registry` collects them (`default_registry()`), and hidden tests add to a copy
-(`load_extra_tests`). The notebook grader, `keraskit.course.grading.grader`, needs the
-`grading` extra (nbformat, nbclient); this package itself needs only NumPy and Keras.
+notebooks with `keraskit grade`. The tasks of each lesson live in
+`keraskit.course.grading.lessons.lesson_NN`; a `Registry` collects them
+(`default_registry()`), and hidden tests add to a copy (`load_extra_tests`). The
+notebook grader, `keraskit.course.grading.grader`, needs the `grading` extra
+(nbformat, nbclient); this package itself needs only NumPy and Keras.
 """
 
 from keraskit.course.grading.checks import Checks, check
