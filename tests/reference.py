@@ -62,22 +62,29 @@ def patches(images, ph, pw):
     return np.array(out)
 
 
-def bilinear_resize(grid, out_rows, out_columns):
-    """Half-pixel-centre bilinear resize of (rows, columns, D), edges clamped."""
+def bicubic_resize(grid, out_rows, out_columns, a=-0.75):
+    """Bicubic resize of (rows, columns, D), point by point: Keys' kernel with a=-0.75 (PyTorch's),
+    half-pixel centres, edge pixels repeated beyond the border."""
+
+    def kernel(x):
+        x = abs(x)
+        if x <= 1:
+            return (a + 2) * x**3 - (a + 3) * x**2 + 1
+        if x < 2:
+            return a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a
+        return 0.0
+
     rows, columns, _ = grid.shape
-
-    def sample_points(n_in, n_out):
-        src = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
-        src = np.clip(src, 0, n_in - 1)
-        low = np.floor(src).astype(int)
-        high = np.minimum(low + 1, n_in - 1)
-        return low, high, src - low
-
-    r0, r1, fr = sample_points(rows, out_rows)
-    c0, c1, fc = sample_points(columns, out_columns)
-    top = grid[r0][:, c0] * (1 - fc)[None, :, None] + grid[r0][:, c1] * fc[None, :, None]
-    bottom = grid[r1][:, c0] * (1 - fc)[None, :, None] + grid[r1][:, c1] * fc[None, :, None]
-    return top * (1 - fr)[:, None, None] + bottom * fr[:, None, None]
+    out = np.zeros((out_rows, out_columns, grid.shape[2]))
+    for i in range(out_rows):
+        y = (i + 0.5) * rows / out_rows - 0.5
+        for j in range(out_columns):
+            x = (j + 0.5) * columns / out_columns - 0.5
+            for r in range(int(np.floor(y)) - 1, int(np.floor(y)) + 3):
+                for c in range(int(np.floor(x)) - 1, int(np.floor(x)) + 3):
+                    weight = kernel(y - r) * kernel(x - c)
+                    out[i, j] += weight * grid[min(max(r, 0), rows - 1), min(max(c, 0), columns - 1)]
+    return out
 
 
 def multi_head_attention(x, context, wq, bq, wk, bk, wv, bv, wo, bo, num_heads, mask=None):

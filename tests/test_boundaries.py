@@ -16,6 +16,9 @@ LIBRARY_FILES = sorted(path for path in PACKAGE.rglob("*.py") if COURSE not in p
 ALL_FILES = sorted(PACKAGE.rglob("*.py"))
 # accelerator_name() asks the backend Keras already runs on for the device's name.
 BACKEND_LOOKUP = {("training/flops.py", name) for name in ("jax", "torch", "tensorflow")}
+# A Hugging Face pytorch_model.bin is a pickle of PyTorch tensors: only PyTorch reads it, inside the
+# one function that does, with an error naming the install when it is missing (tests/test_pretrained.py).
+BACKEND_LOOKUP |= {("models/pretrained/huggingface.py", "torch")}
 
 
 def imports(path, root=PACKAGE):

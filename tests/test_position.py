@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import to_numpy
-from reference import bilinear_resize, sincos_2d, sinusoidal
+from reference import bicubic_resize, sincos_2d, sinusoidal
 
 from keraskit.layers import (
     LearnedPositionEmbedding,
@@ -112,7 +112,7 @@ def test_patch_encoder_interpolates_learned_positions_on_a_larger_grid(rng):
     larger = rng.normal(size=(1, 5 * 6, 4)).astype("float32")
     out = to_numpy(encoder(larger, grid_size=(5, 6)))
     assert out.shape == (1, 31, 6)
-    resized = bilinear_resize(positions[1:].reshape(3, 3, 6), 5, 6).reshape(30, 6)
+    resized = bicubic_resize(positions[1:].reshape(3, 3, 6), 5, 6).reshape(30, 6)
     np.testing.assert_allclose(out[0, 1:], larger[0] @ kernel + bias + resized, atol=1e-5)
     class_token = to_numpy(encoder.class_embedding)
     np.testing.assert_allclose(out[0, 0], class_token + positions[0], atol=1e-6)  # kept

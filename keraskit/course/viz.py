@@ -7,7 +7,7 @@ so a notebook shows it and a script can `fig.savefig(...)` it.
 
 import numpy as np
 
-from keraskit.course.extras import require
+from keraskit.extras import require
 from keraskit.validation import to_pair
 
 # matplotlib comes with the `course` extra, not with the library: say so if it is missing.

@@ -19,6 +19,8 @@ from keraskit.layers.position import (
     SinCos2DPositionEncoding,
     SinusoidalPositionEncoding,
     TokenAndPositionEmbedding,
+    bicubic_resize_matrix,
+    interpolate_positions,
     sincos_2d_encoding,
     sinusoidal_encoding,
 )
@@ -39,7 +41,9 @@ __all__ = [
     "TokenPooling",
     "TransformerBlock",
     "TransformerDecoderBlock",
+    "bicubic_resize_matrix",
     "causal_mask",
+    "interpolate_positions",
     "sincos_2d_encoding",
     "sinusoidal_encoding",
     "unpatchify",

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keraskit.layers._initializers import fresh
-from keraskit.layers.position import grid_from_length, sincos_2d_encoding
+from keraskit.layers.position import grid_from_length, interpolate_positions, sincos_2d_encoding
 from keraskit.validation import check_choice, check_positive_int, check_rank, check_rate, to_pair
 
 
@@ -22,9 +22,9 @@ class PatchEncoder(keras.layers.Layer):
        a fixed 2D sin-cos encoding of the patch's row and column.
 
     Called on more patches than it was built for (a larger image), learned
-    position embeddings are resized bilinearly on their 2D grid, as in the
-    paper's fine-tuning at higher resolution; the class token's embedding is
-    kept as it is.
+    position embeddings are resized bicubically on their 2D grid, as in the
+    paper's fine-tuning at higher resolution (`interpolate_positions`, the
+    resize Hugging Face and timm use); the class token's embedding is kept.
 
     Args:
         hidden_dim: width of each token.
@@ -172,18 +172,8 @@ class PatchEncoder(keras.layers.Layer):
         if tuple(grid_size) == tuple(self.grid_size):
             return positions
         # Resize the learned grid of embeddings like an image with D channels.
-        class_position = positions[:prefix]
-        rows, columns = self.grid_size
-        grid = ops.reshape(positions[prefix:], (1, rows, columns, -1))
-        grid = ops.image.resize(
-            grid,
-            grid_size,
-            interpolation="bilinear",
-            antialias=False,
-            data_format="channels_last",
-        )
-        grid = ops.reshape(grid, (grid_size[0] * grid_size[1], self.hidden_dim))
-        return ops.concatenate([class_position, ops.cast(grid, class_position.dtype)], axis=0)
+        grid = interpolate_positions(positions[prefix:], self.grid_size, grid_size)
+        return ops.concatenate([positions[:prefix], ops.cast(grid, positions.dtype)], axis=0)
 
     def call(self, patches, grid_size=None, training=None):
         check_rank(patches.shape, 3, "patches", "PatchEncoder", "(batch, num_patches, patch_values)")

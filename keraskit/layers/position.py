@@ -9,6 +9,7 @@ learned weights.
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keraskit.validation import check_choice, check_positive_int, to_pair
@@ -385,3 +386,96 @@ def grid_from_length(num_patches, layer):
             "`grid_size=(rows, columns)` for non-square images."
         )
     return side, side
+
+
+# Keys' cubic convolution kernel with a = -0.75: the constant PyTorch's bicubic
+# `interpolate` uses, and so the one Hugging Face and timm resize position embeddings with.
+_CUBIC_A = -0.75
+
+
+def _cubic_weights(t):
+    """Weights of the 4 neighbours at offsets -1, 0, 1, 2 of a point `t` in [0, 1) past the left one."""
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
+def bicubic_resize_matrix(in_size, out_size):
+    """The `(out_size, in_size)` matrix that resizes one axis bicubically.
+
+    `matrix @ values` samples `values` (length `in_size`) at `out_size` evenly
+    spaced points with half-pixel centres (`align_corners=False`), repeating
+    the edge values beyond the ends: what `torch.nn.functional.interpolate(...,
+    mode="bicubic", align_corners=False)` computes. A 2D resize is one matrix
+    per axis, so it costs two small matrix products and is the same on every
+    backend.
+
+    Example:
+
+    >>> import numpy as np
+    >>> bicubic_resize_matrix(3, 3)  # same size: the identity
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    >>> np.round(bicubic_resize_matrix(2, 4).sum(axis=1), 6)  # each row sums to 1
+    array([1., 1., 1., 1.])
+    """
+    in_size = check_positive_int(in_size, "in_size")
+    out_size = check_positive_int(out_size, "out_size")
+    # Output pixel i covers [i, i + 1) in output units; its centre, in input units.
+    source = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+    left = np.floor(source).astype(int)
+    matrix = np.zeros((out_size, in_size))
+    rows = np.arange(out_size)
+    for offset, weight in zip((-1, 0, 1, 2), _cubic_weights(source - left), strict=True):
+        # Beyond the edges the edge value repeats, so its weight lands on the edge.
+        np.add.at(matrix, (rows, np.clip(left + offset, 0, in_size - 1)), weight)
+    return matrix
+
+
+def interpolate_positions(positions, grid_size, new_grid_size):
+    """Resizes a grid of position embeddings to a new grid, bicubically.
+
+    A ViT learns one embedding per patch of its training grid. On images of
+    another size the grid changes; resizing the embeddings like an image with
+    `hidden_dim` channels keeps each one near the place it learned (as the ViT
+    paper does to fine-tune at a higher resolution). The resize is the one
+    Hugging Face's `interpolate_pos_encoding=True` and timm use, so a converted
+    checkpoint gives their numbers.
+
+    Args:
+        positions: `(rows * columns, hidden_dim)` embeddings, row-major (no
+            class token: it has no place in the image).
+        grid_size: `(rows, columns)` of `positions`.
+        new_grid_size: `(new_rows, new_columns)` wanted.
+
+    Returns:
+        Tensor `(new_rows * new_columns, hidden_dim)`, of the input's dtype.
+
+    Example:
+
+    >>> import numpy as np
+    >>> positions = np.random.rand(4 * 4, 8).astype("float32")
+    >>> tuple(interpolate_positions(positions, (4, 4), (6, 5)).shape)
+    (30, 8)
+    """
+    rows, columns = to_pair(grid_size, "grid_size")
+    new_rows, new_columns = to_pair(new_grid_size, "new_grid_size")
+    positions = ops.convert_to_tensor(positions)
+    if tuple(positions.shape[:1]) != (rows * columns,) or len(positions.shape) != 2:
+        raise ValueError(
+            f"interpolate_positions: a {rows}x{columns} grid needs positions of shape "
+            f"({rows * columns}, hidden_dim). Received shape {tuple(positions.shape)}."
+        )
+    grid = ops.reshape(positions, (rows, columns, -1))
+    row_matrix = ops.convert_to_tensor(bicubic_resize_matrix(rows, new_rows), positions.dtype)
+    column_matrix = ops.convert_to_tensor(bicubic_resize_matrix(columns, new_columns), positions.dtype)
+    # Resize the rows, then the columns: out[i, j] = sum_r,c R[i, r] C[j, c] grid[r, c].
+    resized = ops.einsum("ir,jc,rcd->ijd", row_matrix, column_matrix, grid)
+    return ops.reshape(resized, (new_rows * new_columns, -1))

@@ -1,6 +1,8 @@
 """keraskit.models: whole models built from keraskit layers, and tools to look inside them."""
 
 from keraskit.models.inspection import attention_maps, attention_rollout
+from keraskit.models.pretrained import preprocessing_from_pretrained, vit_from_pretrained
+from keraskit.models.resolution import resize_vit
 from keraskit.models.seq2seq import greedy_decode, seq2seq_transformer
 from keraskit.models.text import text_classifier
 from keraskit.models.vision_transformer import VIT_PRESETS, vit, vit_base, vit_large, vit_small, vit_tiny
@@ -10,10 +12,13 @@ __all__ = [
     "attention_maps",
     "attention_rollout",
     "greedy_decode",
+    "preprocessing_from_pretrained",
+    "resize_vit",
     "seq2seq_transformer",
     "text_classifier",
     "vit",
     "vit_base",
+    "vit_from_pretrained",
     "vit_large",
     "vit_small",
     "vit_tiny",

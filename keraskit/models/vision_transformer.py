@@ -29,8 +29,10 @@ def vit(
     attention_dropout=0.0,
     drop_path=0.0,
     layer_norm_epsilon=1e-6,
+    activation="gelu",
     classifier_activation=None,
     distillation=False,
+    include_top=True,
     name="vit",
 ):
     """Builds a Vision Transformer classifier as a functional `keras.Model`.
@@ -57,10 +59,15 @@ def vit(
         drop_path: stochastic-depth rate of the last block; earlier blocks get
             rates growing linearly from 0 (as in DeiT).
         layer_norm_epsilon: epsilon of every LayerNorm.
+        activation: activation of every block's MLP (`"gelu"`, exact, as in ViT).
         classifier_activation: activation of the head; None gives logits.
         distillation: add DeiT's distillation token and a second head that
             reads it (Touvron et al., 2021); train it with
             `keraskit.training.HardDistillation`. Needs `pooling="cls"`.
+        include_top: end with the classification head (True), or return the
+            pooled features: the class token (or the mean of the patch tokens)
+            after the final LayerNorm, `(batch, hidden_dim)`, for your own head.
+            `num_classes` may then be None.
         name: model name.
 
     Returns:
@@ -68,7 +75,8 @@ def vit(
         `(batch, num_classes)`. The head is float32 even under mixed precision,
         so the loss sees full-precision logits. With `distillation=True`, two
         outputs: `[class_logits, distillation_logits]`, each `(batch, num_classes)`;
-        at test time DeiT predicts with their average.
+        at test time DeiT predicts with their average. With `include_top=False`,
+        the features `(batch, hidden_dim)`.
 
     Example:
 
@@ -85,7 +93,8 @@ def vit(
                 f"`patch_size`={patch_size!r} does not tile `image_size`={image_size!r}: the image "
                 f"{side} {size} is not divisible by the patch {side} {patch}."
             )
-    num_classes = check_positive_int(num_classes, "num_classes")
+    if include_top or num_classes is not None:
+        num_classes = check_positive_int(num_classes, "num_classes")
     check_transformer_arguments(
         hidden_dim=hidden_dim,
         num_layers=num_layers,
@@ -133,11 +142,15 @@ def vit(
             attention_dropout=attention_dropout,
             drop_path=float(drop_path_rates[index]),
             layer_norm_epsilon=layer_norm_epsilon,
+            activation=activation,
             name=f"block_{index}",
         )(x)
     x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="final_norm")(x)
+    features = TokenPooling(pooling, name="pooling")(x)
+    if not include_top:
+        return keras.Model(images, features, name=name)
     outputs = keras.layers.Dense(num_classes, activation=classifier_activation, dtype="float32", name="head")(
-        TokenPooling(pooling, name="pooling")(x)
+        features
     )
     if distillation:
         distillation_outputs = keras.layers.Dense(

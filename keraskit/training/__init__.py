@@ -10,6 +10,7 @@ from keraskit.training.flops import (
     vit_flops,
 )
 from keraskit.training.optimizers import adamw_optimizer, decayed_weights
+from keraskit.training.parallel import check_model_parallel, model_parallel, vit_layout_map
 from keraskit.training.precision import precision_scope, resolve_precision
 from keraskit.training.recipe import (
     TrainingRun,
@@ -28,15 +29,18 @@ __all__ = [
     "TrainingRun",
     "accelerator_name",
     "adamw_optimizer",
+    "check_model_parallel",
     "data_parallel",
     "decayed_weights",
     "image_augmentation",
+    "model_parallel",
     "peak_flops",
     "precision_scope",
     "resolve_precision",
     "small_vit_config",
     "train_vit",
     "transformer_block_macs",
+    "vit_layout_map",
     "vit_flops",
     "warmup_cosine",
     "with_augmentation",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from keraskit.course.extras import require
 from keraskit.course.grading.registry import default_registry, load_extra_tests
 from keraskit.course.grading.tasks import Result
+from keraskit.extras import require
 
 nbformat = require("nbformat", "grading", "keraskit grade reads notebooks")
 NotebookClient = require("nbclient", "grading", "keraskit grade runs notebooks").NotebookClient

@@ -1,6 +1,13 @@
-"""Optional dependencies of the course tooling, and the error that names the extra to install."""
+"""Optional dependencies, and the error that names the keraskit extra to install.
+
+The library needs only Keras and NumPy. A few features need more (reading Hugging Face
+checkpoints needs safetensors; the course tooling needs matplotlib and nbclient); they import it
+through `require`, so a missing package says which `pip install "keraskit[extra]"` brings it.
+"""
 
 import importlib
+
+__all__ = ["require"]
 
 
 def require(module, extra, purpose):

@@ -1,0 +1,87 @@
+"""Giving a trained ViT a new input resolution, with its weights.
+
+Nothing in a ViT depends on the image size but the number of patches, and so
+the number of position embeddings. Fine-tuning at a higher resolution than the
+pre-training (as the ViT paper does at 384x384 after 224x224) keeps every weight
+and resizes the grid of position embeddings like an image.
+"""
+
+import copy
+
+import keras
+
+from keraskit.layers import PatchEncoder, Patches, interpolate_positions
+from keraskit.validation import to_pair
+
+
+def resize_vit(model, image_size):
+    """A copy of a keraskit ViT that takes images of another size, with the same weights.
+
+    The new model has the same layers; its learned position embeddings are
+    resized bicubically from the old patch grid to the new one (the class and
+    distillation tokens' are kept), as Hugging Face's `interpolate_pos_encoding`
+    and timm do. The original model is left unchanged.
+
+    Args:
+        model: a functional model with one `Patches` and one `PatchEncoder`
+            layer, such as `keraskit.models.vit` and `vit_from_pretrained` build.
+        image_size: int or `(height, width)`, a multiple of the patch size.
+
+    Returns:
+        A new `keras.Model` taking `(batch, height, width, channels)` images.
+
+    Example:
+
+    >>> from keraskit.models import vit
+    >>> model = vit(image_size=32, patch_size=8, num_classes=10, hidden_dim=16,
+    ...             num_layers=1, num_heads=2, intermediate_dim=32)
+    >>> larger = resize_vit(model, 64)
+    >>> larger.input_shape, larger.get_layer("patch_encoder").position_embedding.shape
+    ((None, 64, 64, 3), (65, 16))
+    """
+    height, width = to_pair(image_size, "image_size")
+    patches, encoder = _only(model, Patches), _only(model, PatchEncoder)
+    patch_height, patch_width = patches.patch_size
+    if height % patch_height or width % patch_width:
+        raise ValueError(
+            f"resize_vit: image_size={image_size!r} is not a whole number of "
+            f"{patch_height}x{patch_width} patches (model {model.name!r}); choose a multiple of "
+            f"{patch_height} for the height and of {patch_width} for the width."
+        )
+    new_grid = (height // patch_height, width // patch_width)
+
+    config = copy.deepcopy(model.get_config())
+    for layer in config["layers"]:
+        # Each layer is built again by the call on the new input, for the new shapes.
+        layer.pop("build_config", None)
+        if layer["class_name"] == "InputLayer":
+            shape = layer["config"]["batch_shape"]
+            layer["config"]["batch_shape"] = [shape[0], height, width, *shape[3:]]
+        elif layer["config"].get("name") == encoder.name:
+            layer["config"]["grid_size"] = list(new_grid)
+    resized = model.__class__.from_config(config)
+
+    for old_layer in model.layers:
+        new_layer = resized.get_layer(old_layer.name)
+        for old, new in zip(old_layer.weights, new_layer.weights, strict=True):
+            value = keras.ops.convert_to_tensor(old)
+            if old_layer is encoder and old is getattr(encoder, "position_embedding", None):
+                value = _resized(encoder, value, new_grid)
+            new.assign(value)
+    return resized
+
+
+def _only(model, layer_class):
+    found = [layer for layer in getattr(model, "layers", []) if isinstance(layer, layer_class)]
+    if len(found) != 1 or not hasattr(model, "get_config"):
+        raise ValueError(
+            f"resize_vit expects a functional ViT with one {layer_class.__name__} layer, such as "
+            f"keraskit.models.vit builds. Model {getattr(model, 'name', model)!r} has {len(found)}."
+        )
+    return found[0]
+
+
+def _resized(encoder, positions, new_grid):
+    prefix = encoder.num_prefix_tokens
+    grid = interpolate_positions(positions[prefix:], encoder.grid_size, new_grid)
+    return keras.ops.concatenate([positions[:prefix], keras.ops.cast(grid, positions.dtype)], axis=0)

@@ -1,0 +1,23 @@
+"""A Hugging Face Hub cache laid out as a download leaves it, for tests that run offline.
+
+huggingface_hub resolves a repo id from its cache when it is told it is offline, so the
+code under test goes through the real repo-id path without a network.
+"""
+
+import huggingface_hub
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def offline_hub(monkeypatch, cache, repositories):
+    """Serve `{repo_id: local directory}` from a cache under `cache`, and turn the Hub offline."""
+    for repo_id, directory in repositories.items():
+        repo = cache / ("models--" + repo_id.replace("/", "--"))
+        snapshot = repo / "snapshots" / REVISION
+        snapshot.mkdir(parents=True)
+        for path in directory.iterdir():
+            (snapshot / path.name).write_bytes(path.read_bytes())
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(REVISION)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
