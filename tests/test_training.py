@@ -18,10 +18,14 @@ from keraskit.models import attention_rollout, vit, vit_base
 from keraskit.training import (
     HardDistillation,
     ThroughputMonitor,
+    accelerator_capability,
     adamw_optimizer,
+    auto_precision,
     decayed_weights,
     image_augmentation,
     peak_flops,
+    precision_scope,
+    resolve_precision,
     train_vit,
     vit_flops,
     warmup_cosine,
@@ -282,8 +286,10 @@ def test_train_vit_without_validation_data_reports_none(capsys):
 
 def test_train_vit_rejects_bad_arguments():
     train, validation = shapes_data(64, 64)
-    with pytest.raises(ValueError, match=r"`precision` must be one of \['auto', 'bfloat16', 'float32'\]"):
-        train_vit(train, validation, model_config=TINY, precision="float16", epochs=1)
+    with pytest.raises(
+        ValueError, match=r"`precision` must be one of \['auto', 'bfloat16', 'float16', 'float32'\]"
+    ):
+        train_vit(train, validation, model_config=TINY, precision="float64", epochs=1)
     if keras.backend.backend() == "torch":  # Keras's torch trainer runs one step per call
         with pytest.raises(ValueError, match="`steps_per_execution` must be 1 on the torch backend"):
             train_vit(train, validation, model_config=TINY, steps_per_execution=2, epochs=1)
@@ -384,3 +390,40 @@ def test_train_vit_returns_a_model_ready_to_evaluate_with_integer_labels(augment
     _, accuracy = run.model.evaluate(*test, verbose=0)
     predicted = run.model.predict(test[0], verbose=0).argmax(-1)
     assert accuracy == pytest.approx(np.mean(predicted == test[1]), abs=1e-6)
+
+
+# (device kind, NVIDIA compute capability) -> what "auto" must pick. bfloat16 tensor cores
+# start with Ampere (8.0); older GPUs have float16 ones; a CPU computes 16-bit formats slowly.
+AUTO_PRECISION_CASES = [
+    (("cpu", None), "float32"),
+    (("gpu", (7, 0)), "float16"),  # V100
+    (("gpu", (7, 5)), "float16"),  # T4
+    (("gpu", (8, 0)), "bfloat16"),  # A100
+    (("gpu", (8, 9)), "bfloat16"),  # L4
+    (("gpu", (9, 0)), "bfloat16"),  # H100, H200
+    (("gpu", None), "float32"),  # a driver that does not say
+    (("tpu", None), "bfloat16"),
+]
+
+
+@pytest.mark.parametrize("device,expected", AUTO_PRECISION_CASES)
+def test_auto_precision_follows_the_tensor_cores(device, expected):
+    assert auto_precision(*device) == expected
+
+
+def test_auto_precision_on_this_machine_is_float32_on_its_cpu():
+    kind, _ = accelerator_capability()
+    if kind == "cpu":
+        assert resolve_precision("auto") == "float32"
+    else:  # on a lent GPU the same rule, from the device's own capability
+        assert resolve_precision("auto") == auto_precision(*accelerator_capability())
+
+
+def test_float16_builds_mixed_float16_models_that_compile_with_loss_scaling():
+    with precision_scope("float16") as policy:
+        model = vit(**TINY, image_size=16, num_classes=4, channels=1)
+    assert policy == "mixed_float16"
+    assert model.get_layer("block_0").dtype_policy.name == "mixed_float16"
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)

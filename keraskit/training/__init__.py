@@ -4,6 +4,7 @@ from keraskit.training.devices import data_parallel
 from keraskit.training.distillation import HardDistillation
 from keraskit.training.flops import (
     PEAK_BF16_FLOPS,
+    accelerator_capability,
     accelerator_name,
     peak_flops,
     transformer_block_macs,
@@ -11,7 +12,7 @@ from keraskit.training.flops import (
 )
 from keraskit.training.optimizers import adamw_optimizer, decayed_weights
 from keraskit.training.parallel import check_model_parallel, model_parallel, vit_layout_map
-from keraskit.training.precision import precision_scope, resolve_precision
+from keraskit.training.precision import auto_precision, precision_scope, resolve_precision
 from keraskit.training.recipe import (
     TrainingRun,
     image_augmentation,
@@ -27,8 +28,10 @@ __all__ = [
     "HardDistillation",
     "ThroughputMonitor",
     "TrainingRun",
+    "accelerator_capability",
     "accelerator_name",
     "adamw_optimizer",
+    "auto_precision",
     "check_model_parallel",
     "data_parallel",
     "decayed_weights",

@@ -118,6 +118,52 @@ def accelerator_name():
     return None
 
 
+def accelerator_capability():
+    """`(kind, compute_capability)` of the first device the Keras backend sees.
+
+    `kind` is `"cpu"`, `"gpu"` or `"tpu"`; `compute_capability` is NVIDIA's
+    `(major, minor)` for a GPU (`(8, 0)` for an A100, `(9, 0)` for an H100,
+    `(7, 5)` for a T4), None otherwise or when the driver does not say.
+
+    Example (on this project's CPU machines):
+
+    >>> accelerator_capability()[0] in ("cpu", "gpu", "tpu")
+    True
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform in ("cpu", "tpu"):
+                return device.platform, None
+            capability = getattr(device, "compute_capability", None)  # "8.0" on CUDA devices
+            return "gpu", _capability(str(capability).split(".")) if capability else None
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return "gpu", tuple(torch.cuda.get_device_capability(0))
+            return "cpu", None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+                return "gpu", _capability(capability) if capability else None
+    except Exception:  # a missing driver means no accelerator, not a crash
+        return "cpu", None
+    return "cpu", None
+
+
+def _capability(parts):
+    return tuple(int(part) for part in parts)[:2]
+
+
 def peak_flops(device_name=None):
     """Dense bf16 peak FLOP/s of a GPU by name (default: the one in use); None when unknown.
 

@@ -1,7 +1,7 @@
 """The full recipe for training a ViT fast: lesson 11 as one function, made of reusable pieces.
 
 `train_vit` composes, each a piece you can use on its own:
-- `precision_scope`: bf16 mixed precision on an accelerator, float32 on a CPU;
+- `precision_scope`: 16-bit mixed precision where the device computes it natively, float32 on a CPU;
 - `image_augmentation` and `with_augmentation`: random flips and shifts as
   layers inside the compiled model, so they run on the accelerator;
 - `adamw_optimizer` with `warmup_cosine`: AdamW (weight decay on weight matrices only),
@@ -189,8 +189,9 @@ def train_vit(
         warmup_epochs: epochs of linear warmup (can be fractional).
         label_smoothing: the weight moved from the true class to all classes.
         augment: random flips and shifts on the accelerator.
-        precision: `"auto"` (bf16 on an accelerator, float32 on a CPU),
-            `"bfloat16"` or `"float32"`.
+        precision: `"auto"` (`resolve_precision`: bf16 on a GPU with bf16
+            tensor cores or a TPU, float16 with loss scaling on an older GPU,
+            float32 on a CPU), `"bfloat16"`, `"float16"` or `"float32"`.
         steps_per_execution: train steps per compiled call (1 on the torch
             backend, which does not support more).
         checkpoint_dir: folder for `BackupAndRestore`; a run that is
