@@ -66,7 +66,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check $(RUFF_PATHS)
 	$(BIN)/ruff format --check $(RUFF_PATHS)
 
-# The inner loop, at most 3 minutes: lint, format, and the library's unit tests and doctests on
+# The inner loop, about 3.5 minutes: lint, format, and the library's unit tests and doctests on
 # JAX; the tests marked `slow` (training to an accuracy, several processes) wait for `make test`.
 check: lint
 	KERAS_BACKEND=jax $(BIN)/$(PYTEST) $(PARALLEL) --durations=5 -m "not course and not slow" \
@@ -121,6 +121,8 @@ bench: $(BIN)/.installed data
 	$(BIN)/python bench/attention.py
 	$(BIN)/python bench/vit_throughput.py
 	KERAS_BACKEND=jax $(BIN)/python bench/time_to_accuracy.py
+	$(BIN)/python bench/cpu_training.py
+	$(BIN)/python bench/pretrained_agreement.py
 
 # Execute every lesson at full size and store its outputs (with a hash of its code).
 notebooks: $(BIN)/.installed data
