@@ -238,7 +238,7 @@ def test_an_unreachable_repo_id_says_what_to_run(tmp_path, monkeypatch):
         vit_from_pretrained("google/vit-base-patch16-224")
     message = str(error.value)
     assert "downloading it from the Hugging Face Hub failed" in message
-    assert "hf download google/vit-base-patch16-224 config.json" in message
+    assert "hf download google/vit-base-patch16-224 --include '*.json' '*.safetensors*'" in message
     assert "vit_from_pretrained('vit-base-patch16-224')" in message
 
 
@@ -354,3 +354,64 @@ def test_the_library_imports_none_of_the_optional_packages():
     assert added, "the probe saw no import at all"
     assert "keraskit" in added
     assert not added & {"transformers", "safetensors", "huggingface_hub", "torch", "keras_hub"}, added
+
+
+def test_bfloat16_and_float16_safetensors_load(vit_checkpoint, tmp_path):
+    """NumPy has no bfloat16: keraskit widens those tensors itself (exactly: bf16 is f32's top half)."""
+    from safetensors.torch import save_file as save_torch_file
+
+    directory, hf_model = vit_checkpoint
+    x = images()
+    for dtype in (torch.bfloat16, torch.float16):
+        folder = tmp_path / str(dtype).split(".")[-1]
+        folder.mkdir()
+        # The file save_pretrained wrote, its tensors rounded to 16 bits.
+        tensors = {
+            name: torch.from_numpy(array).to(dtype)
+            for name, array in load_file(directory / "model.safetensors").items()
+        }
+        save_torch_file(tensors, folder / "model.safetensors")
+        (folder / "config.json").write_text((directory / "config.json").read_text())
+        reference_model = type(hf_model).from_pretrained(folder, dtype=torch.float32).eval()
+        expected = reference(reference_model, x).logits.numpy()
+        np.testing.assert_allclose(to_numpy(vit_from_pretrained(folder)(x)), expected, atol=TOLERANCE, rtol=0)
+
+
+def test_a_config_without_architectures_is_read_from_the_weight_names(vit_checkpoint, tmp_path):
+    directory, hf_model = vit_checkpoint
+    config = json.loads((directory / "config.json").read_text())
+    del config["architectures"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").write_bytes((directory / "model.safetensors").read_bytes())
+    x = images()
+    expected = reference(hf_model, x).logits.numpy()
+    np.testing.assert_allclose(to_numpy(vit_from_pretrained(tmp_path)(x)), expected, atol=TOLERANCE, rtol=0)
+
+
+def test_a_mistyped_local_path_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"No checkpoint directory './checkpoints' \(looked for /"):
+        vit_from_pretrained("./checkpoints")
+
+
+def test_num_classes_without_a_top_is_an_error(vit_checkpoint):
+    directory, _ = vit_checkpoint
+    with pytest.raises(ValueError, match=r"`num_classes`=3 with include_top=False"):
+        vit_from_pretrained(directory, num_classes=3, include_top=False)
+
+
+def test_preprocessing_at_another_image_size_keeps_the_crop_proportion(tmp_path):
+    processor = transformers.DeiTImageProcessor(
+        size={"height": 40, "width": 40}, crop_size={"height": 32, "width": 32}
+    )
+    processor.save_pretrained(tmp_path)
+    preprocess = preprocessing_from_pretrained(tmp_path, image_size=48)
+    # 40/32 of 48 is 60: resize to 60x60, then crop the centre 48x48, as DeiT would at 48.
+    resize, crop = preprocess.layers[0], preprocess.layers[1]
+    assert (resize.height, resize.width) == (60, 60) and (crop.height, crop.width) == (48, 48)
+    raw = np.random.default_rng(6).integers(0, 256, size=(2, 60, 60, 3), dtype="uint8")
+    at_48 = transformers.DeiTImageProcessor(
+        size={"height": 60, "width": 60}, crop_size={"height": 48, "width": 48}
+    )
+    expected = at_48(list(raw), return_tensors="np")["pixel_values"].transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(to_numpy(preprocess(raw)), expected, atol=1e-5, rtol=0)

@@ -124,7 +124,8 @@ def model_parallel(mesh_shape=None, *, axis_names=("batch", "model"), devices=No
     is created directly on its devices, so no device ever holds the whole model.
 
     Runs on the JAX backend (a `RuntimeError` says so on the others). The
-    arguments are checked first, on any backend. Splitting both the batch and
+    arguments are checked first, on any backend, when `devices` is given
+    (listing the devices needs JAX). Splitting both the batch and
     the model (`mesh_shape` like `(2, 4)`) needs Keras 3.10 or later; earlier
     Keras feeds the devices the wrong images, so it is refused there.
 

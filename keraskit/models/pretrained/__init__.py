@@ -37,25 +37,32 @@ def vit_from_pretrained(source, *, num_classes=None, image_size=None, include_to
           offline, the error says what to run on a machine that is online;
         - a KerasHub `ViTBackbone` or `ViTImageClassifier` object.
 
-    Not loaded: ViTs with other parts (ViTMAE's decoder, ViTForMaskedImageModeling,
-    ViTHybrid's CNN stem, Swin, BEiT's relative positions, DINOv2's layer scale).
-    A `ViTModel`'s pooler (a Dense + tanh after the class token) is not used.
+    Not loaded, each with an error that says why: a `model_type` other than
+    `vit` and `deit` (BEiT, Swin, DINOv2, ViTMAE, ViT-hybrid, ...); a `vit` with
+    other parts (`ViTForMaskedImageModeling`); an activation Keras does not
+    compute exactly (e.g. `gelu_new`); a KerasHub classifier with a pre-logits
+    layer or averaging the class token with the patches, or channels-first. A
+    `ViTModel`'s pooler (a Dense + tanh after the class token) is not used.
 
     Args:
         source: a directory path, a Hugging Face repo id, or a KerasHub model.
-        num_classes: classes of the head. None keeps the checkpoint's head; a
-            different number gives a new head, freshly initialised (for
-            fine-tuning). Needed with `include_top=True` when the checkpoint has
-            no head (a `ViTModel`).
+        num_classes: classes of the head. None, or the checkpoint's own
+            number, keeps the checkpoint's head; a different number gives a new
+            head, freshly initialised, returning logits (for fine-tuning).
+            Needed with `include_top=True` when the checkpoint has no head (a
+            `ViTModel`); an error with `include_top=False`.
         image_size: int or `(height, width)`; default: the checkpoint's. Another
             size interpolates the position embeddings bicubically, as Hugging
             Face's `interpolate_pos_encoding=True` does; it must be a multiple of
-            the patch size.
+            the patch size. Preprocess with `preprocessing_from_pretrained(source,
+            image_size=...)` to match.
         include_top: the classifier (True), or the pooled features `(batch,
             hidden_dim)`: the class token after the final LayerNorm.
 
     Returns:
-        A `keras.Model` from images to logits (or features).
+        A `keras.Model` from images to logits (or features); for a DeiT with
+        teacher, two outputs `[class_logits, distillation_logits]`. It is not
+        compiled.
 
     Example (needs the Hub, or the folder downloaded by hand; the tests run
     the same calls on checkpoints they write):
@@ -67,6 +74,7 @@ def vit_from_pretrained(source, *, num_classes=None, image_size=None, include_to
     features = vit_from_pretrained("google/vit-base-patch16-224", include_top=False)
     # A new head for 10 classes, at a higher resolution, to fine-tune:
     tuned = vit_from_pretrained("google/vit-base-patch16-224", num_classes=10, image_size=384)
+    preprocess_384 = preprocessing_from_pretrained("google/vit-base-patch16-224", image_size=384)
     ```
     """
     if kerashub.is_keras_hub_vit(source):
@@ -81,20 +89,32 @@ def vit_from_pretrained(source, *, num_classes=None, image_size=None, include_to
     return build_model(checkpoint, num_classes=num_classes, image_size=image_size, include_top=include_top)
 
 
-def preprocessing_from_pretrained(source):
+def preprocessing_from_pretrained(source, *, image_size=None):
     """The preprocessing a Hugging Face checkpoint's images had, as Keras layers.
 
     Reads `preprocessor_config.json` (resize, rescale to [0, 1], normalise with
     the mean and standard deviation of its training data, and DeiT's centre crop)
-    into a `keras.Sequential` of Keras's own preprocessing layers: raw images in
-    (`uint8` or floats in [0, 255], any size), the numbers `vit_from_pretrained`'s
-    model expects out. Resizing is Keras's, not PIL's: on images already at the
-    checkpoint's size the outputs equal `transformers`' image processor; resized,
-    they differ by at most one 8-bit level (PIL rounds its resized images to
-    integers; Keras keeps floats).
+    into a `keras.Sequential` of Keras's own preprocessing layers: raw RGB images
+    in (`uint8` or floats in [0, 255], not [0, 1]; any size, squashed to the
+    model's square without keeping the aspect ratio), the numbers
+    `vit_from_pretrained`'s model expects out. A repo id downloads only
+    `preprocessor_config.json`.
+
+    Resizing is Keras's, not PIL's. When the resize changes nothing (images
+    already at the config's `size`) the outputs equal `transformers`' image
+    processor (tested within 1e-5, ViT and DeiT); after a bilinear upsampling
+    they differ by at most one 8-bit level, PIL rounding its resized images to
+    integers (tested). Downsampling, bicubic filters and Keras 3.8 (whose
+    `Resizing` does not antialias) are not tested against PIL and may differ more.
+    Configs with a `"shortest_edge"` size are refused.
+
+    For a KerasHub model use its own preprocessor
+    (`keras_hub.models.ViTImageClassifier.from_preset(...).preprocessor`).
 
     Args:
         source: a checkpoint directory or a Hugging Face repo id.
+        image_size: int or `(height, width)`: end at this size instead of the
+            checkpoint's, for a model loaded with the same `image_size`.
 
     Returns:
         A `keras.Sequential` named `"preprocessing"`.
@@ -107,6 +127,8 @@ def preprocessing_from_pretrained(source):
     predictions = model(preprocess(uint8_images))
     ```
     """
-    directory = huggingface.local_directory(source)
+    directory = huggingface.local_directory(source, files="preprocessing")
     config = preprocessing.read_preprocessing_config(directory)
-    return preprocessing.preprocessing_from_config(config, source=f"{source}/preprocessor_config.json")
+    return preprocessing.preprocessing_from_config(
+        config, source=f"{source}/preprocessor_config.json", image_size=image_size
+    )

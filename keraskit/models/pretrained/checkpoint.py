@@ -56,6 +56,11 @@ def build_model(checkpoint, *, num_classes=None, image_size=None, include_top=Tr
 
     if num_classes is not None:
         num_classes = check_positive_int(num_classes, "num_classes")
+        if not include_top:
+            raise ValueError(
+                f"`num_classes`={num_classes} with include_top=False: the features have no head. "
+                "Pass one or the other."
+            )
     if include_top and num_classes is None:
         if checkpoint.num_classes is None:
             raise ValueError(
@@ -65,6 +70,8 @@ def build_model(checkpoint, *, num_classes=None, image_size=None, include_top=Tr
         num_classes = checkpoint.num_classes
     new_head = include_top and num_classes != checkpoint.num_classes
 
+    if new_head:  # logits for a new head, whatever the checkpoint's head ended with
+        arguments.pop("classifier_activation", None)
     model = vit(**arguments, num_classes=num_classes if include_top else None, include_top=include_top)
     if include_top and checkpoint.distillation_token and not checkpoint.distillation_heads:
         # DeiT trained without a teacher: a distillation token, but one head reading the class token.
@@ -129,7 +136,10 @@ def _assign(model, weights, source, fresh=()):
     fresh_ids = {id(variable) for layer in fresh_layers for variable in layer.weights}
     missing = [v.path for v in model.weights if id(v) not in filled and id(v) not in fresh_ids]
     if missing:  # a bug in a converter, never the user's: say so plainly
-        raise RuntimeError(f"{source}: no weight was loaded into {missing}.")
+        raise RuntimeError(
+            f"{source}: no weight was loaded into {missing}. This is a bug in keraskit's converter, "
+            "not in your checkpoint: please report it with the checkpoint's name."
+        )
 
 
 def _layer_names(model):

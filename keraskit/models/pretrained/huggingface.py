@@ -58,11 +58,15 @@ def read_checkpoint(source):
     return checkpoint_from_tensors(config, tensors, str(source))
 
 
-def local_directory(source):
-    """The checkpoint directory `source` names: itself, or a Hub repo's downloaded snapshot."""
+def local_directory(source, files="checkpoint"):
+    """The checkpoint directory `source` names: itself, or a Hub repo's downloaded snapshot.
+
+    `files`: what a download fetches, `"checkpoint"` (the configs and the weights) or
+    `"preprocessing"` (preprocessor_config.json only).
+    """
     directory = Path(source).expanduser()
     if not directory.exists():
-        return _download(str(source))
+        return _download(str(source), files)
     if not directory.is_dir():
         raise NotADirectoryError(
             f"{source} is a file; vit_from_pretrained wants the directory that holds config.json and "
@@ -110,7 +114,38 @@ def read_weights(directory):
 
 def _read_safetensors(path):
     safetensors_numpy = require("safetensors.numpy", "pretrained", f"Reading {path.name}")
-    return safetensors_numpy.load_file(str(path))
+    try:
+        return safetensors_numpy.load_file(str(path))
+    except KeyError:  # NumPy has no bfloat16, so safetensors' NumPy reader refuses "BF16"
+        return _read_bfloat16_safetensors(path)
+
+
+def _read_bfloat16_safetensors(path):
+    """A safetensors file holding bfloat16 tensors, as float32 arrays.
+
+    The format is an 8-byte header length, a JSON header (name -> dtype, shape,
+    byte offsets) and the raw little-endian data. A bfloat16 number is the top
+    16 bits of a float32, so shifting it left by 16 bits gives the float32 exactly.
+    """
+    with open(path, "rb") as file:
+        header_length = int.from_bytes(file.read(8), "little")
+        header = json.loads(file.read(header_length))
+        data = file.read()
+    dtypes = {"F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8", "I32": "<i4"}
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if entry["dtype"] not in dtypes:
+            raise ValueError(
+                f"{path}: tensor {name!r} has dtype {entry['dtype']}, which keraskit cannot read."
+            )
+        start, end = entry["data_offsets"]
+        array = np.frombuffer(data[start:end], dtype=dtypes[entry["dtype"]]).reshape(entry["shape"])
+        if entry["dtype"] == "BF16":
+            array = (array.astype("<u4") << 16).view("<f4")
+        tensors[name] = array.astype("float32") if array.dtype.kind == "f" else array
+    return tensors
 
 
 def _read_pickle(path):
@@ -125,28 +160,34 @@ def _read_pickle(path):
     return {name: tensor.float().numpy() for name, tensor in state.items()}
 
 
-def _download(repo_id):
+def _download(repo_id, files="checkpoint"):
     """A local snapshot of a Hub repository, or an error that says how to fetch it by hand."""
-    if not REPO_ID.match(repo_id):
+    looks_local = repo_id.startswith((".", "/", "~")) or not REPO_ID.match(repo_id)
+    if looks_local:
         raise FileNotFoundError(
-            f"No checkpoint directory {repo_id!r}: it does not exist, and it is not a Hugging Face repo "
-            "id either (those read 'owner/name', e.g. 'google/vit-base-patch16-224')."
+            f"No checkpoint directory {repo_id!r} (looked for {Path(repo_id).expanduser().resolve()}), "
+            "and it is not a Hugging Face repo id either (those read 'owner/name', e.g. "
+            "'google/vit-base-patch16-224')."
         )
     hub = require("huggingface_hub", "pretrained", f"Downloading {repo_id!r} from the Hugging Face Hub")
-    config_files = ["config.json", "preprocessor_config.json"]
     try:
+        if files == "preprocessing":
+            return Path(hub.snapshot_download(repo_id, allow_patterns=["preprocessor_config.json"]))
+        configs = ["config.json", "preprocessor_config.json"]
         # safetensors first; only a repository without them costs the PyTorch pickle's download.
-        path = Path(hub.snapshot_download(repo_id, allow_patterns=config_files + ["model.safetensors*"]))
+        path = Path(hub.snapshot_download(repo_id, allow_patterns=configs + ["model.safetensors*"]))
         if not any((path / name).is_file() for name in WEIGHT_FILES):
-            path = Path(hub.snapshot_download(repo_id, allow_patterns=config_files + ["pytorch_model.bin*"]))
-    except Exception as error:  # offline, unknown repo, no permission: all end the same way
+            path = Path(hub.snapshot_download(repo_id, allow_patterns=configs + ["pytorch_model.bin*"]))
+    except Exception as error:  # offline, unknown or gated repo: the error's type says which
         folder = repo_id.split("/")[-1]
+        first_line = (str(error).strip().splitlines() or [""])[0]
         raise OSError(
             f"No local directory {repo_id!r}, and downloading it from the Hugging Face Hub failed "
-            f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}). "
-            f"On a machine that is online, run\n    hf download {repo_id} config.json "
-            f"preprocessor_config.json model.safetensors --local-dir {folder}\nthen copy the folder "
-            f"{folder!r} here and pass its path: vit_from_pretrained({folder!r})."
+            f"({type(error).__name__}: {first_line}). If the repo id is right and you may read it, "
+            f"run on a machine that is online\n    hf download {repo_id} --include '*.json' "
+            f"'*.safetensors*' --local-dir {folder}\n(`huggingface-cli download` with huggingface_hub "
+            f"< 0.34; '*.bin*' for a repository without safetensors), then copy the folder {folder!r} "
+            f"here and pass its path: vit_from_pretrained({folder!r})."
         ) from error
     return path
 
@@ -154,7 +195,7 @@ def _download(repo_id):
 def checkpoint_from_tensors(config, tensors, source):
     """The `Checkpoint` of a ViT or DeiT given its config.json (a dict) and its tensors."""
     model_type = config.get("model_type")
-    architectures = config.get("architectures") or [DEFAULT_ARCHITECTURE.get(model_type)]
+    architectures = config.get("architectures") or [_architecture_from_names(model_type, tensors)]
     if model_type not in DEFAULT_ARCHITECTURE:
         raise ValueError(
             f"{source}: config.json describes a model_type={model_type!r} model ({architectures[0]}), "
@@ -189,6 +230,16 @@ def checkpoint_from_tensors(config, tensors, source):
         num_classes=num_classes,
         distillation_heads=len(heads) == 2,
     )
+
+
+def _architecture_from_names(model_type, tensors):
+    """The architecture a config.json without `architectures` holds, read from its weight names."""
+    names = set(tensors)
+    if {"cls_classifier.weight", "distillation_classifier.weight"} <= names:
+        return "DeiTForImageClassificationWithTeacher"
+    if "classifier.weight" in names:
+        return {"vit": "ViTForImageClassification", "deit": "DeiTForImageClassification"}.get(model_type)
+    return DEFAULT_ARCHITECTURE.get(model_type)
 
 
 def _vit_arguments(config, source):

@@ -14,6 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keraskit.validation import to_pair
+
 # The defaults of Hugging Face's processors, for the fields a config leaves out.
 VIT_DEFAULTS = dict(
     do_resize=True, size=224, resample=2, do_center_crop=False, crop_size=224,
@@ -28,12 +30,15 @@ DEIT_DEFAULTS = dict(
 RESAMPLE = {0: "nearest", 1: "lanczos3", 2: "bilinear", 3: "bicubic"}
 
 
-def preprocessing_from_config(config, source="preprocessor_config.json"):
+def preprocessing_from_config(config, source="preprocessor_config.json", *, image_size=None):
     """A `keras.Sequential` doing what a Hugging Face image processor config says.
 
     Args:
         config: the contents of `preprocessor_config.json`, as a dict.
         source: where it came from, for error messages.
+        image_size: int or `(height, width)` the images must end at, for a model
+            loaded at another resolution; default: the config's. With a centre
+            crop (DeiT), the resize keeps the config's ratio of resize to crop.
 
     Returns:
         A `keras.Sequential` from images `(batch, height, width, channels)`, any
@@ -50,6 +55,8 @@ def preprocessing_from_config(config, source="preprocessor_config.json"):
     kind = str(config.get("image_processor_type") or config.get("feature_extractor_type") or "")
     settings = dict(DEIT_DEFAULTS if "DeiT" in kind else VIT_DEFAULTS)
     settings.update({key: value for key, value in config.items() if key in settings})
+    if image_size is not None:
+        _rescale_sizes(settings, to_pair(image_size, "image_size"), source)
     steps = [keras.Input((None, None, len(settings["image_mean"])))]
     if settings["do_resize"]:
         height, width = _size(settings["size"], "size", source)
@@ -79,9 +86,27 @@ def read_preprocessing_config(directory):
     if not path.is_file():
         raise FileNotFoundError(
             f"{directory} has no preprocessor_config.json, which says how the checkpoint's images were "
-            "resized and normalised. Copy it from the checkpoint's repository (it is small)."
+            "resized and normalised. Copy it from the checkpoint's repository (it is small), or, if "
+            "the repository has none, build the layers from the values its model card gives with "
+            "keraskit.models.pretrained.preprocessing.preprocessing_from_config({...})."
         )
     return json.loads(path.read_text())
+
+
+def _rescale_sizes(settings, image_size, source):
+    """Makes the preprocessing end at `image_size`, keeping a centre crop's proportion."""
+    height, width = image_size
+    if settings["do_center_crop"]:
+        crop_height, crop_width = _size(settings["crop_size"], "crop_size", source)
+        resize_height, resize_width = _size(settings["size"], "size", source)
+        settings["size"] = {
+            "height": round(resize_height * height / crop_height),
+            "width": round(resize_width * width / crop_width),
+        }
+        settings["crop_size"] = {"height": height, "width": width}
+    else:
+        settings["size"] = {"height": height, "width": width}
+        settings["do_resize"] = True
 
 
 def _size(size, name, source):
