@@ -36,7 +36,7 @@ def resize_vit(model, image_size):
     >>> model = vit(image_size=32, patch_size=8, num_classes=10, hidden_dim=16,
     ...             num_layers=1, num_heads=2, intermediate_dim=32)
     >>> larger = resize_vit(model, 64)
-    >>> larger.input_shape, larger.get_layer("patch_encoder").position_embedding.shape
+    >>> larger.input_shape, tuple(larger.get_layer("patch_encoder").position_embedding.shape)
     ((None, 64, 64, 3), (65, 16))
     """
     height, width = to_pair(image_size, "image_size")
