@@ -4,13 +4,13 @@ huggingface_hub resolves a repo id from its cache when it is told it is offline,
 code under test goes through the real repo-id path without a network.
 """
 
-import huggingface_hub
-
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 
 def offline_hub(monkeypatch, cache, repositories):
     """Serve `{repo_id: local directory}` from a cache under `cache`, and turn the Hub offline."""
+    import huggingface_hub  # here, not at the top: pytest imports this file for doctests everywhere
+
     for repo_id, directory in repositories.items():
         repo = cache / ("models--" + repo_id.replace("/", "--"))
         snapshot = repo / "snapshots" / REVISION
