@@ -160,8 +160,13 @@ class PatchEncoder(keras.layers.Layer):
             )
         return grid_size
 
-    def _positions(self, grid_size):
-        """Position vectors `(num_prefix_tokens + rows * columns, dim)` for a grid."""
+    def positions_for_grid(self, grid_size):
+        """Position vectors `(num_prefix_tokens + rows * columns, hidden_dim)` for a patch grid.
+
+        For the grid the layer was built for, its own; for another, the learned
+        grid resized bicubically (`interpolate_positions`), the prefix tokens'
+        kept as they are. `keraskit.models.resize_vit` stores these in a copy.
+        """
         prefix = self.num_prefix_tokens
         if self.position == "sincos2d":
             positions = sincos_2d_encoding(grid_size, self.hidden_dim)
@@ -190,7 +195,7 @@ class PatchEncoder(keras.layers.Layer):
             prefix = ops.stack([ops.cast(token, tokens.dtype) for token in prefix])[None]  # (1, P, D)
             prefix = ops.broadcast_to(prefix, (batch, self.num_prefix_tokens, self.hidden_dim))
             tokens = ops.concatenate([prefix, tokens], axis=1)  # (B, P + N, D)
-        tokens = tokens + ops.cast(self._positions(grid_size), tokens.dtype)[None]
+        tokens = tokens + ops.cast(self.positions_for_grid(grid_size), tokens.dtype)[None]
         return self.dropout_layer(tokens, training=training)
 
     def compute_output_shape(self, input_shape):

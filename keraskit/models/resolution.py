@@ -10,7 +10,7 @@ import copy
 
 import keras
 
-from keraskit.layers import PatchEncoder, Patches, interpolate_positions
+from keraskit.layers import PatchEncoder, Patches
 from keraskit.validation import to_pair
 
 
@@ -66,7 +66,7 @@ def resize_vit(model, image_size):
         for old, new in zip(old_layer.weights, new_layer.weights, strict=True):
             value = keras.ops.convert_to_tensor(old)
             if old_layer is encoder and old is getattr(encoder, "position_embedding", None):
-                value = _resized(encoder, value, new_grid)
+                value = encoder.positions_for_grid(new_grid)
             new.assign(value)
     return resized
 
@@ -79,9 +79,3 @@ def _only(model, layer_class):
             f"keraskit.models.vit builds. Model {getattr(model, 'name', model)!r} has {len(found)}."
         )
     return found[0]
-
-
-def _resized(encoder, positions, new_grid):
-    prefix = encoder.num_prefix_tokens
-    grid = interpolate_positions(positions[prefix:], encoder.grid_size, new_grid)
-    return keras.ops.concatenate([positions[:prefix], keras.ops.cast(grid, positions.dtype)], axis=0)

@@ -10,9 +10,8 @@ happen once, here, for every source.
 import dataclasses
 
 import keras
-import numpy as np
 
-from keraskit.layers import interpolate_positions
+from keraskit.models.resolution import resize_vit
 from keraskit.models.vision_transformer import vit
 from keraskit.validation import check_positive_int, to_pair
 
@@ -49,11 +48,6 @@ class Checkpoint:
 def build_model(checkpoint, *, num_classes=None, image_size=None, include_top=True):
     """The keraskit ViT of a `Checkpoint`, its weights loaded (see `vit_from_pretrained`)."""
     arguments = dict(checkpoint.arguments)
-    old_grid = _grid(arguments["image_size"], arguments["patch_size"])
-    if image_size is not None:
-        arguments["image_size"] = to_pair(image_size, "image_size")
-    new_grid = _grid(arguments["image_size"], arguments["patch_size"], checkpoint.source)
-
     if num_classes is not None:
         num_classes = check_positive_int(num_classes, "num_classes")
         if not include_top:
@@ -80,34 +74,12 @@ def build_model(checkpoint, *, num_classes=None, image_size=None, include_top=Tr
     weights = dict(checkpoint.weights)
     if include_top and not new_head:
         weights.update(checkpoint.head_weights)
-    if new_grid != old_grid:
-        weights["patch_encoder.position_embedding"] = _resized_positions(
-            weights["patch_encoder.position_embedding"], old_grid, new_grid, model
-        )
     _assign(model, weights, checkpoint.source, fresh=("head", "distillation_head") if new_head else ())
+    # Built at the checkpoint's own size; another size is resize_vit's work (bicubic positions).
+    own_size = to_pair(arguments["image_size"], "image_size")
+    if image_size is not None and to_pair(image_size, "image_size") != own_size:
+        model = resize_vit(model, image_size)
     return model
-
-
-def _grid(image_size, patch_size, source=None):
-    (height, width), (patch_height, patch_width) = (
-        to_pair(image_size, "image_size"),
-        to_pair(patch_size, "patch_size"),
-    )
-    if height % patch_height or width % patch_width:
-        raise ValueError(
-            f"`image_size`={image_size!r} is not a whole number of {patch_height}x{patch_width} patches"
-            + (f" (the patch size of {source})" if source else "")
-            + f": choose a multiple of {patch_height} for the height and of {patch_width} for the width."
-        )
-    return height // patch_height, width // patch_width
-
-
-def _resized_positions(entry, old_grid, new_grid, model):
-    name, positions = entry
-    prefix = model.get_layer("patch_encoder").num_prefix_tokens
-    patches = interpolate_positions(positions[prefix:].astype("float32"), old_grid, new_grid)
-    resized = np.concatenate([positions[:prefix], keras.ops.convert_to_numpy(patches)], axis=0)
-    return f"{name}, resized from a {old_grid[0]}x{old_grid[1]} grid", resized
 
 
 def resolve(model, target):
