@@ -43,6 +43,11 @@ def build_zoo():
         _model(x, layers.PatchEncoder(16, grid_size=(2, 8), position="sincos2d")(x)),
         _inputs(3, (16, 12)),
     )
+    x = keras.Input((16, 12))
+    zoo["PatchEncoder-none"] = (
+        _model(x, layers.PatchEncoder(16, class_token=True, position="none")(x)),
+        _inputs(3, (16, 12)),
+    )
     zoo["SinusoidalPositionEncoding"] = (
         _add_encoding(layers.SinusoidalPositionEncoding(), (10, 16)),
         _inputs(4, (10, 16)),

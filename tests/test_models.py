@@ -73,6 +73,25 @@ def test_vit_variants_build_and_predict(rng, pooling, position):
     assert encoder.grid_size == (4, 6) and encoder.class_token == (pooling == "cls")
 
 
+def test_vit_without_positions_sees_a_set_of_patches(rng):
+    # With no position information and average pooling, nothing in the model knows where a
+    # patch was: shuffling the patches of an image must leave the logits unchanged. With
+    # learned positions the same shuffle must change them (the test could fail either way).
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    patches = images.reshape(2, 4, 4, 4, 4, 3).transpose(0, 1, 3, 2, 4, 5)  # (B, rows, cols, 4, 4, 3)
+    order = rng.permutation(16)
+    shuffled = patches.reshape(2, 16, 4, 4, 3)[:, order].reshape(2, 4, 4, 4, 4, 3)
+    shuffled = shuffled.transpose(0, 1, 3, 2, 4, 5).reshape(2, 16, 16, 3)
+    for position, invariant in (("none", True), ("learned", False)):
+        keras.utils.set_random_seed(0)
+        model = tiny_vit(pooling="gap", position=position)
+        before = keras.ops.convert_to_numpy(model(images))
+        after = keras.ops.convert_to_numpy(model(shuffled))
+        assert np.allclose(before, after, atol=1e-5) == invariant, position
+    encoder = tiny_vit(position="none").get_layer("patch_encoder")
+    assert [weight.name for weight in encoder.weights if "position" in weight.name] == []
+
+
 def test_drop_path_grows_linearly_with_depth():
     model = tiny_vit(num_layers=4, drop_path=0.3)
     rates = [model.get_layer(f"block_{i}").drop_path for i in range(4)]
@@ -94,7 +113,7 @@ def test_drop_path_grows_linearly_with_depth():
         (dict(intermediate_dim=-1), r"`intermediate_dim` must be an integer >= 1. .*intermediate_dim=-1"),
         (dict(channels=0), r"`channels` must be an integer >= 1. Received: channels=0"),
         (dict(pooling="max"), r"`pooling` must be one of \['cls', 'gap'\]. Received: pooling='max'"),
-        (dict(position="rope"), r"`position` must be one of \['learned', 'sincos2d'\]"),
+        (dict(position="rope"), r"`position` must be one of \['learned', 'sincos2d', 'none'\]"),
         (dict(position="sincos2d", hidden_dim=34, num_heads=2), r"divisible by 4.*hidden_dim=34"),
         (dict(dropout=1.0), r"`dropout` must be a rate in \[0, 1\). Received: dropout=1.0"),
         (dict(attention_dropout=-0.1), r"`attention_dropout` must be a rate in \[0, 1\). .*=-0.1"),

@@ -7,6 +7,9 @@ from keraskit.layers._initializers import fresh
 from keraskit.layers.position import grid_from_length, interpolate_positions, sincos_2d_encoding
 from keraskit.validation import check_choice, check_positive_int, check_rank, check_rate, to_pair
 
+# How a PatchEncoder tells the Transformer where each patch is.
+POSITIONS = ("learned", "sincos2d", "none")
+
 
 @keras.saving.register_keras_serializable(package="keraskit")
 class PatchEncoder(keras.layers.Layer):
@@ -18,8 +21,11 @@ class PatchEncoder(keras.layers.Layer):
     2. optionally a learnable class token in front, whose final state the
        classifier reads (and, for DeiT, a distillation token after it, whose
        final state a second head reads to imitate a teacher);
-    3. position information: a learned embedding per position (default), or
-       a fixed 2D sin-cos encoding of the patch's row and column.
+    3. position information: a learned embedding per position (default), a
+       fixed 2D sin-cos encoding of the patch's row and column, or none at
+       all (`"none"`: the tokens are then a set, and a model that averages
+       them cannot tell one arrangement of the patches from another; lesson
+       09 measures what that costs).
 
     Called on more patches than it was built for (a larger image), learned
     position embeddings are resized bicubically on their 2D grid, as in the
@@ -33,7 +39,7 @@ class PatchEncoder(keras.layers.Layer):
         class_token: whether to prepend a learnable class token.
         distillation_token: whether to add a learnable distillation token
             after the class token (DeiT; Touvron et al., 2021). Needs `class_token`.
-        position: `"learned"` or `"sincos2d"`.
+        position: `"learned"`, `"sincos2d"` or `"none"`.
         dropout: dropout rate on the tokens after positions are added.
         kernel_initializer: initializer of the projection kernel.
         position_initializer: initializer of the learned position embeddings
@@ -72,7 +78,7 @@ class PatchEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_choice(position, ("learned", "sincos2d"), "position")
+        check_choice(position, POSITIONS, "position")
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
         if position == "sincos2d" and self.hidden_dim % 4 != 0:
             raise ValueError(
@@ -166,8 +172,11 @@ class PatchEncoder(keras.layers.Layer):
         For the grid the layer was built for, its own; for another, the learned
         grid resized bicubically (`interpolate_positions`), the prefix tokens'
         kept as they are. `keraskit.models.resize_vit` stores these in a copy.
+        With `position="none"`, zeros.
         """
         prefix = self.num_prefix_tokens
+        if self.position == "none":
+            return ops.zeros((prefix + grid_size[0] * grid_size[1], self.hidden_dim))
         if self.position == "sincos2d":
             positions = sincos_2d_encoding(grid_size, self.hidden_dim)
             if prefix:  # the class and distillation tokens have no place in the image
@@ -195,7 +204,8 @@ class PatchEncoder(keras.layers.Layer):
             prefix = ops.stack([ops.cast(token, tokens.dtype) for token in prefix])[None]  # (1, P, D)
             prefix = ops.broadcast_to(prefix, (batch, self.num_prefix_tokens, self.hidden_dim))
             tokens = ops.concatenate([prefix, tokens], axis=1)  # (B, P + N, D)
-        tokens = tokens + ops.cast(self.positions_for_grid(grid_size), tokens.dtype)[None]
+        if self.position != "none":
+            tokens = tokens + ops.cast(self.positions_for_grid(grid_size), tokens.dtype)[None]
         return self.dropout_layer(tokens, training=training)
 
     def compute_output_shape(self, input_shape):

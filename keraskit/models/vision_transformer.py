@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
+from keraskit.layers.patch_encoder import POSITIONS
 from keraskit.validation import (
     check_choice,
     check_positive_int,
@@ -53,7 +54,7 @@ def vit(
         intermediate_dim: hidden width of each block's MLP.
         channels: channels of the input images; other images are rejected.
         pooling: `"cls"` (read the class token) or `"gap"` (average the patch tokens).
-        position: `"learned"` or `"sincos2d"` position information.
+        position: `"learned"`, `"sincos2d"` or `"none"` position information.
         dropout: dropout rate on activations: tokens, attention outputs, MLPs.
         attention_dropout: dropout rate on attention weights.
         drop_path: stochastic-depth rate of the last block; earlier blocks get
@@ -106,7 +107,7 @@ def vit(
     )
     channels = check_positive_int(channels, "channels")
     check_choice(pooling, ("cls", "gap"), "pooling")
-    check_choice(position, ("learned", "sincos2d"), "position")
+    check_choice(position, POSITIONS, "position")
     if position == "sincos2d" and hidden_dim % 4:
         raise ValueError(
             "`hidden_dim` must be divisible by 4 with position='sincos2d' (sin and cos, for rows "
