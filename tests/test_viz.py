@@ -61,6 +61,16 @@ def test_attention_heads_show_the_query_rows_over_the_patches(rng):
     np.testing.assert_allclose(fig.axes[3].images[1].get_array(), received, rtol=1e-6)
 
 
+def test_attention_heads_share_one_colour_scale_and_draw_one_block_per_patch(rng):
+    weights = rng.random((3, 4, 4)) * np.array([1.0, 2.0, 3.0])[:, None, None]  # head 2 strongest
+    fig = viz.plot_attention_heads(np.zeros((8, 8)), weights, grid_size=(2, 2), token=None)
+    heats = [fig.axes[head + 1].images[1] for head in range(3)]
+    expected = (0.0, float(weights.mean(axis=1).max()))
+    assert all(heat.get_clim() == pytest.approx(expected) for heat in heats)
+    assert all(heat.get_interpolation() == "nearest" for heat in heats)
+    assert fig.axes[-1].get_ylabel() == "attention received"  # the colour bar
+
+
 def test_rollout_overlays_and_shape_check(rng):
     rollouts = rng.random((2, 3, 3))
     fig = viz.plot_rollout(np.zeros((2, 9, 9)), rollouts, labels=["a", "b"])

@@ -145,20 +145,27 @@ def plot_position_similarity(position_embeddings, grid_size, title=None, vmin=-1
     return fig
 
 
-def _overlay(ax, image, heat, title=None):
-    """Draws `heat` (a coarse grid) stretched over `image`, semi-transparent."""
+def _overlay(ax, image, heat, title=None, vmax=None):
+    """Draws `heat` (one value per patch) over `image`, semi-transparent; returns the heat image.
+
+    Each patch's value fills its patch as one flat block (nearest, not smoothed): the
+    model has one number per patch, and a blur would draw detail it does not have.
+    """
     image = _image_for_display(image)
     _show(ax, image)
     height, width = image.shape[:2]
-    ax.imshow(
+    shown = ax.imshow(
         heat,
         cmap="inferno",
         alpha=0.6,
         extent=(-0.5, width - 0.5, height - 0.5, -0.5),
-        interpolation="bilinear",
+        interpolation="nearest",
+        vmin=0.0,
+        vmax=vmax,
     )
     if title:
         ax.set_title(title, fontsize=9)
+    return shown
 
 
 def plot_attention_heads(image, attention, grid_size, token=0, title=None):
@@ -175,15 +182,16 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
         title: figure title.
 
     Returns:
-        A matplotlib `Figure` with the image and one panel per head.
+        A matplotlib `Figure` with the image, one panel per head (one flat block per
+        patch, all heads on one colour scale) and a colour bar.
 
     Example:
 
     >>> import numpy as np
     >>> weights = np.full((2, 17, 17), 1 / 17)
     >>> fig = plot_attention_heads(np.zeros((16, 16)), weights, grid_size=(4, 4))
-    >>> len(fig.axes)
-    3
+    >>> len(fig.axes)  # the image, two heads, the colour bar
+    4
     """
     attention = np.asarray(attention, dtype="float32")
     rows, columns = to_pair(grid_size, "grid_size")
@@ -201,10 +209,13 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
     )
     _show(axes[0, 0], image)
     axes[0, 0].set_title("image", fontsize=9)
+    received = attention.mean(axis=1) if token is None else attention[:, token]  # (heads, N)
+    heats = received[:, prefix:].reshape(num_heads, rows, columns)
+    vmax = float(heats.max())  # one scale for all heads, so their panels can be compared
     for head in range(num_heads):
-        received = attention[head].mean(axis=0) if token is None else attention[head, token]
-        heat = received[prefix:].reshape(rows, columns)
-        _overlay(axes[0, head + 1], image, heat, f"head {head}")
+        shown = _overlay(axes[0, head + 1], image, heats[head], f"head {head}", vmax=vmax)
+    label = "attention received" if token is None else f"attention from token {token}"
+    fig.colorbar(shown, ax=axes, shrink=0.8, label=label)
     if title:
         fig.suptitle(title)
     return fig
@@ -219,14 +230,15 @@ def plot_rollout(images, rollouts, labels=None):
         labels: optional titles, one per image.
 
     Returns:
-        A matplotlib `Figure` with two rows: the images, and the rollout over them.
+        A matplotlib `Figure` with two rows, the images and the rollout over them (one
+        flat block per patch, one colour scale), and a colour bar.
 
     Example:
 
     >>> import numpy as np
     >>> fig = plot_rollout(np.zeros((3, 16, 16)), np.random.rand(3, 4, 4))
-    >>> len(fig.axes)
-    6
+    >>> len(fig.axes)  # 3 images, 3 rollouts, the colour bar
+    7
     """
     images, rollouts = np.asarray(images), np.asarray(rollouts, dtype="float32")
     if rollouts.ndim != 3 or len(rollouts) != len(images):
@@ -242,7 +254,8 @@ def plot_rollout(images, rollouts, labels=None):
         _show(axes[0, index], images[index])
         if labels is not None:
             axes[0, index].set_title(str(labels[index]), fontsize=8)
-        _overlay(axes[1, index], images[index], rollouts[index])
+        shown = _overlay(axes[1, index], images[index], rollouts[index], vmax=float(rollouts.max()))
+    fig.colorbar(shown, ax=axes[1, :], shrink=0.8, label="share")
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel("rollout")
     return fig
