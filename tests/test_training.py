@@ -216,9 +216,14 @@ def test_hard_distillation_loss_is_deit_formula_and_teacher_stays_frozen(rng):
     np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-4)
     for before, after in zip(teacher_before, teacher.weights, strict=True):
         np.testing.assert_array_equal(before, to_numpy(after))
-    # Inference: the average of the two heads.
-    average = sum(to_numpy(t) for t in student(images, training=False)) / 2
-    np.testing.assert_allclose(to_numpy(model(images)), average, rtol=1e-5, atol=1e-6)
+    # Inference: DeiT's late fusion, the average of the two heads' softmax probabilities.
+    def softmax(logits):
+        exponentials = np.exp(logits - logits.max(-1, keepdims=True))
+        return exponentials / exponentials.sum(-1, keepdims=True)
+
+    heads = [to_numpy(t).astype("float64") for t in student(images, training=False)]
+    average = (softmax(heads[0]) + softmax(heads[1])) / 2
+    np.testing.assert_allclose(np.exp(to_numpy(model(images))), average, rtol=1e-5, atol=1e-6)
     # Metrics judge the class head in training, DeiT's averaged prediction in evaluation.
     class_predictions = to_numpy(student(images, training=False)[0]).argmax(-1)
     _, accuracy = model.evaluate(images, labels, verbose=0)

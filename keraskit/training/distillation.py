@@ -4,6 +4,24 @@ import keras
 from keras import ops
 
 
+def fused_log_probabilities(class_logits, distillation_logits):
+    """DeiT's late fusion of two heads: `log((softmax(a) + softmax(b)) / 2)`, computed stably.
+
+    Adding the two log-softmaxes in log space (`logaddexp`) never takes the log of a
+    probability that underflowed to zero.
+
+    Example:
+
+    >>> import numpy as np
+    >>> a, b = np.array([[2.0, 0.0]]), np.array([[0.0, 2.0]])
+    >>> np.round(np.exp(keras.ops.convert_to_numpy(fused_log_probabilities(a, b))), 3).tolist()
+    [[0.5, 0.5]]
+    """
+    class_log_probabilities = ops.log_softmax(class_logits, axis=-1)
+    distillation_log_probabilities = ops.log_softmax(distillation_logits, axis=-1)
+    return ops.logaddexp(class_log_probabilities, distillation_log_probabilities) - ops.log(2.0)
+
+
 @keras.saving.register_keras_serializable(package="keraskit")
 class HardDistillation(keras.Model):
     """Trains a ViT with a distillation token against a frozen teacher (Touvron et al., 2021).
@@ -15,7 +33,11 @@ class HardDistillation(keras.Model):
         loss = 1/2 CE(class_logits, y) + 1/2 CE(distillation_logits, y_teacher)
 
     A CNN teacher passes on its inductive bias (locality) to the ViT through
-    these labels. At test time the prediction is the average of both heads.
+    these labels. At test time the two heads are fused as in the paper (section
+    5, "joint classifiers"): their softmax probabilities are averaged. The model
+    returns the log of that average, `log((softmax(class) + softmax(distill)) / 2)`:
+    its softmax is the fused probability and its argmax DeiT's prediction, so it
+    stands wherever logits do (`from_logits=True` losses, `argmax`).
 
     The model computes this loss itself (it overrides `compute_loss`, Keras 3's
     way for a model with its own loss), so it cannot be compiled with a wrong
@@ -32,8 +54,8 @@ class HardDistillation(keras.Model):
     Call arguments:
         images: a batch of images.
         training: in training, returns `(class_logits, distillation_logits,
-            teacher_labels)` for `compute_loss`; otherwise the average of both
-            heads' logits, DeiT's prediction.
+            teacher_labels)` for `compute_loss`; otherwise the log of the two
+            heads' averaged softmax probabilities, DeiT's fused prediction.
 
     Example:
 
@@ -84,7 +106,7 @@ class HardDistillation(keras.Model):
             images = self.augmentation(images, training=True)
         class_logits, distillation_logits = self.student(images, training=training)
         if not training:
-            return (class_logits + distillation_logits) / 2
+            return fused_log_probabilities(class_logits, distillation_logits)
         teacher_labels = ops.argmax(self.teacher(images, training=False), axis=-1)
         return class_logits, distillation_logits, ops.stop_gradient(teacher_labels)
 
@@ -95,7 +117,7 @@ class HardDistillation(keras.Model):
                 "image alike. Received a sample_weight."
             )
         cross_entropy = keras.losses.sparse_categorical_crossentropy
-        if not isinstance(y_pred, (tuple, list)):  # evaluation: the averaged heads against y
+        if not isinstance(y_pred, (tuple, list)):  # evaluation: the fused heads against y
             loss = ops.mean(cross_entropy(y, y_pred, from_logits=True))
         else:
             class_logits, distillation_logits, teacher_labels = y_pred
@@ -106,7 +128,7 @@ class HardDistillation(keras.Model):
         return loss + ops.sum(self.losses) if self.losses else loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # Metrics judge the class head in training, DeiT's averaged prediction otherwise.
+        # Metrics judge the class head in training, DeiT's fused prediction otherwise.
         predictions = y_pred[0] if isinstance(y_pred, (tuple, list)) else y_pred
         return super().compute_metrics(x, y, predictions, sample_weight)
 
