@@ -216,6 +216,7 @@ def test_hard_distillation_loss_is_deit_formula_and_teacher_stays_frozen(rng):
     np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-4)
     for before, after in zip(teacher_before, teacher.weights, strict=True):
         np.testing.assert_array_equal(before, to_numpy(after))
+
     # Inference: DeiT's late fusion, the average of the two heads' softmax probabilities.
     def softmax(logits):
         exponentials = np.exp(logits - logits.max(-1, keepdims=True))
