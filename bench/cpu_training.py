@@ -17,7 +17,7 @@ table gives each one's median over the rounds and its ratio to plain PyTorch.
     python bench/cpu_training.py              # 3 rounds
     python bench/cpu_training.py --rounds 1   # a quicker look
 
-The last line is the key ratio: keraskit on the course's backend over plain PyTorch.
+The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
 
 import argparse
@@ -36,8 +36,9 @@ SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=
              intermediate_dim=128, num_classes=10)  # fmt: skip
 BATCH = 256
 BATCHES_PER_EPOCH = 24
-# The backend the lessons' setup cells pick: os.environ.setdefault("KERAS_BACKEND", "jax").
-COURSE_BACKEND = "jax"
+# The backend the lessons' setup cells pick on a machine without a GPU (chosen from this
+# benchmark: the fastest of the three on the course's CPU).
+COURSE_BACKEND = "torch"
 
 
 def keras_run(backend):
@@ -150,7 +151,7 @@ def main(argv=None):
             f"\nfastest Keras backend here: {fastest} ({keras_runs[fastest] / reference:.2f}x plain PyTorch)"
         )
     if reference and course in medians:
-        print(f"keraskit on {COURSE_BACKEND} (the course's backend) vs plain PyTorch: "
+        print(f"keraskit on {COURSE_BACKEND} (the course's CPU backend) vs plain PyTorch: "
               f"{medians[course] / reference:.2f}x")  # fmt: skip
 
 

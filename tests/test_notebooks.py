@@ -23,6 +23,15 @@ def test_stored_outputs_match_the_code(path):
     assert reason is None, f"{path.name}: stale outputs: {reason}. Run `make notebooks`."
 
 
+def test_stored_outputs_say_which_backend_made_them():
+    # The runtime marker and the metadata name the backend the setup cell printed.
+    for path in LESSONS:
+        notebook = harness.nbformat.read(path, as_version=4)
+        printed = harness.backend_used(notebook)
+        assert notebook.metadata[harness.METADATA_KEY]["backend"] == printed, path.name
+        assert f"with the {printed} backend" in notebook.cells[0].source, path.name
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
 def test_lesson_runs_in_smoke_mode(path):
     """Every cell runs without error, in a fresh kernel, with KERASKIT_SMOKE=1."""

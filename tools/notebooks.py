@@ -42,13 +42,18 @@ def code_hash(notebook):
     return digest.hexdigest()
 
 
-def execute(path, backend="jax", smoke=False, timeout=600):
+def execute(path, backend=None, smoke=False, timeout=600):
     """Execute a notebook in a fresh kernel; returns (executed notebook, seconds).
 
-    Raises nbclient's CellExecutionError, naming the cell, if any cell fails.
+    `backend` None leaves the choice to the notebook's setup cell, as a learner's
+    run does. Raises nbclient's CellExecutionError, naming the cell, if any cell fails.
     """
     notebook = nbformat.read(path, as_version=4)
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3")
+    if backend is None:
+        env.pop("KERAS_BACKEND", None)
+    else:
+        env["KERAS_BACKEND"] = backend
     env.pop("MPLBACKEND", None)  # a non-inline backend would keep plots out of the notebook
     if smoke:
         env["KERASKIT_SMOKE"] = "1"
@@ -123,15 +128,30 @@ def record_runtime(notebook, seconds, backend):
             cell.source = RUNTIME.sub(text, cell.source)
 
 
-def run(paths, backend="jax"):
+# The setup cell of every lesson prints "Keras <version> on <backend>; ...".
+BACKEND_LINE = re.compile(r"Keras \S+ on (\w+);")
+
+
+def backend_used(notebook):
+    """The backend a notebook ran on, read from its setup cell's printed line."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            found = BACKEND_LINE.search(output.get("text", ""))
+            if found:
+                return found.group(1)
+    raise ValueError("the notebook never printed 'Keras <version> on <backend>;' (its setup cell)")
+
+
+def run(paths, backend=None):
     for path in paths:
-        print(f"executing {path.name} at full size on {backend} ...", flush=True)
+        print(f"executing {path.name} at full size on {backend or 'the backend it picks'} ...", flush=True)
         notebook, seconds = execute(path, backend=backend)
-        record_runtime(notebook, seconds, backend)
+        used = backend_used(notebook) if backend is None else backend
+        record_runtime(notebook, seconds, used)
         drop_runtime_logs(notebook)
         notebook.metadata[METADATA_KEY] = {
             "code_hash": code_hash(notebook),
-            "backend": backend,
+            "backend": used,
             "seconds": round(seconds, 1),
         }
         nbformat.write(notebook, path)
@@ -150,7 +170,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("run", "check"))
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
+    parser.add_argument(
+        "--backend",
+        default=os.environ.get("KERAS_BACKEND"),
+        help="default: $KERAS_BACKEND, else what each notebook's setup cell picks",
+    )
     args = parser.parse_args(argv)
     paths = [path.resolve() for path in args.notebooks] or lessons()
     if args.command == "run":
