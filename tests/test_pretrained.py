@@ -124,7 +124,8 @@ def test_deit_with_teacher_gives_both_heads(deit_checkpoint):
     np.testing.assert_allclose(
         distillation_logits, expected.distillation_logits.numpy(), atol=TOLERANCE, rtol=0
     )
-    # DeiT predicts with the average of its two heads.
+    # transformers predicts with the average of the two heads' logits (the paper, and
+    # keraskit's HardDistillation, average their softmax probabilities instead).
     average = (class_logits + distillation_logits) / 2
     np.testing.assert_allclose(average, expected.logits.numpy(), atol=TOLERANCE, rtol=0)
 

@@ -31,7 +31,9 @@ def vit_from_pretrained(source, *, num_classes=None, image_size=None, include_to
           or `pytorch_model.bin`, which needs PyTorch to read) of a `ViTModel`,
           `ViTForImageClassification`, `DeiTModel`, `DeiTForImageClassification`
           or `DeiTForImageClassificationWithTeacher` (its distillation token and
-          head become `vit(distillation=True)`'s: two outputs, average them);
+          head become `vit(distillation=True)`'s: two outputs; transformers and
+          timm predict with their logits' average, the DeiT paper with their
+          softmax probabilities' average, as `HardDistillation` does);
         - a Hugging Face repo id such as `"google/vit-base-patch16-224"`,
           downloaded with `huggingface_hub` (`pip install "keraskit[pretrained]"`);
           offline, the error says what to run on a machine that is online;
