@@ -1,0 +1,95 @@
+"""The search behind lesson 09's training plan: one plan, its validation accuracy per epoch.
+
+Lesson 09 says its plan (batch, peak rate, standardised pixels, epochs) was chosen
+on the validation split. This is how: each run trains the lesson's ViT (or a
+baseline) on the same 54,000 / 6,000 split of the Fashion-MNIST training images,
+with AdamW, weight decay 0.05 and a warmup-cosine schedule, and prints one JSON
+line with the validation accuracy after every epoch. The test set is never read.
+
+    python tools/vit_plans.py '{"epochs": 10, "batch": 256, "lr": 5e-3, "standardise": true}'
+    python tools/vit_plans.py '{"model": "cnn", "epochs": 10, "batch": 256, "lr": 5e-3}'
+
+Keys (all optional): model ("vit", "mlp", "cnn"), epochs, batch, lr, standardise,
+position ("learned", "sincos2d", "none"), hidden_dim, num_layers, intermediate_dim,
+patch_size, flip, shift (augmentation), label_smoothing, threads (torch threads),
+seed. The backend comes from KERAS_BACKEND (default: torch, the course's on a CPU).
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keraskit.course.data import load_fashion_mnist  # noqa: E402
+from keraskit.layers import RandomShift  # noqa: E402
+from keraskit.models import vit  # noqa: E402
+from keraskit.training import warmup_cosine  # noqa: E402
+
+
+def build(plan):
+    layers = keras.layers
+    if plan["model"] == "mlp":
+        body = [layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(256, activation="relu")]
+        core = keras.Sequential([keras.Input((28, 28, 1)), *body, layers.Dense(10)])
+    elif plan["model"] == "cnn":
+        body = [
+            layers.Conv2D(32, 3, strides=2, activation="relu"),
+            layers.Conv2D(64, 3, strides=2, activation="relu"),
+        ]
+        core = keras.Sequential([keras.Input((28, 28, 1)), *body, layers.Flatten(), layers.Dense(10)])
+    else:
+        core = vit(image_size=28, channels=1, num_classes=10, patch_size=plan.get("patch_size", 7),
+                   hidden_dim=plan.get("hidden_dim", 64), num_layers=plan.get("num_layers", 4), num_heads=4,
+                   intermediate_dim=plan.get("intermediate_dim", 128), pooling="gap",
+                   position=plan.get("position", "learned"))  # fmt: skip
+    if not (plan.get("flip") or plan.get("shift")):
+        return core
+    images = keras.Input((28, 28, 1))
+    x = keras.layers.RandomFlip("horizontal", seed=1)(images) if plan.get("flip") else images
+    x = RandomShift(plan["shift"], seed=2)(x) if plan.get("shift") else x
+    return keras.Model(images, core(x))
+
+
+def main(plan):
+    plan = {"model": "vit", "epochs": 10, "batch": 256, "lr": 5e-3, "seed": 0, **plan}
+    if "threads" in plan and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(plan["threads"])
+    (pixels, labels), _ = load_fashion_mnist()
+    order = np.random.default_rng(0).permutation(len(pixels))  # lesson 09's split
+    validation, training = order[:6000], order[6000:]
+    images = (pixels / 255.0).astype("float32")[..., None]
+    if plan.get("standardise"):  # with the training images' statistics
+        images = (images - images[training].mean()) / images[training].std()
+    keras.utils.set_random_seed(plan["seed"])
+    model = build(plan)
+    steps = plan["epochs"] * int(np.ceil(len(training) / plan["batch"]))
+    smoothing = plan.get("label_smoothing", 0.0)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(warmup_cosine(plan["lr"], steps, steps // 10), weight_decay=0.05),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing),
+        metrics=["accuracy"],
+    )
+    targets = keras.utils.to_categorical(labels, 10)  # one-hot, for label smoothing
+    start = time.perf_counter()
+    history = model.fit(images[training], targets[training], batch_size=plan["batch"], epochs=plan["epochs"],
+                        validation_data=(images[validation], targets[validation]), verbose=0)  # fmt: skip
+    result = {
+        "plan": plan,
+        "backend": keras.backend.backend(),
+        "seconds": round(time.perf_counter() - start),
+        "parameters": model.count_params(),
+        "train_accuracy": [round(a, 4) for a in history.history["accuracy"]],
+        "validation_accuracy": [round(a, 4) for a in history.history["val_accuracy"]],
+    }
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
