@@ -119,7 +119,7 @@ def test_patch_encoder_interpolates_learned_positions_on_a_larger_grid(rng):
 
 
 def test_patch_encoder_errors_name_the_problem():
-    with pytest.raises(ValueError, match=r"`position` must be one of \['learned', 'sincos2d'\]"):
+    with pytest.raises(ValueError, match=r"`position` must be one of \['learned', 'sincos2d', 'none'\]"):
         PatchEncoder(8, position="rope")
     with pytest.raises(ValueError, match=r"12 patches do not form a square grid"):
         PatchEncoder(8)(np.zeros((1, 12, 4), "float32"))
