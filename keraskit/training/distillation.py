@@ -1,5 +1,7 @@
 """DeiT's hard distillation: a ViT learns from the labels and from a teacher's decisions."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -19,7 +21,8 @@ def fused_log_probabilities(class_logits, distillation_logits):
     """
     class_log_probabilities = ops.log_softmax(class_logits, axis=-1)
     distillation_log_probabilities = ops.log_softmax(distillation_logits, axis=-1)
-    return ops.logaddexp(class_log_probabilities, distillation_log_probabilities) - ops.log(2.0)
+    # A Python float, not a tensor: it takes the dtype of the logits (float16 to float64).
+    return ops.logaddexp(class_log_probabilities, distillation_log_probabilities) - math.log(2.0)
 
 
 @keras.saving.register_keras_serializable(package="keraskit")
