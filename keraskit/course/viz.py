@@ -250,11 +250,12 @@ def plot_rollout(images, rollouts, labels=None):
     fig, axes = plt.subplots(
         2, count, figsize=(min(7, 1.5 * count), 3.2), constrained_layout=True, squeeze=False
     )
+    vmax = float(rollouts.max())  # one scale for all images, so their maps can be compared
     for index in range(count):
         _show(axes[0, index], images[index])
         if labels is not None:
             axes[0, index].set_title(str(labels[index]), fontsize=8)
-        shown = _overlay(axes[1, index], images[index], rollouts[index], vmax=float(rollouts.max()))
+        shown = _overlay(axes[1, index], images[index], rollouts[index], vmax=vmax)
     fig.colorbar(shown, ax=axes[1, :], shrink=0.8, label="share")
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel("rollout")
