@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keraskit import layers
-from keraskit.models import vit
+from keraskit.models import MAEDecoder, vit
 
 
 def _inputs(seed, *shapes):
@@ -94,6 +94,18 @@ def build_zoo():
 
     x = keras.Input((6, 5, 2))
     zoo["RandomShift"] = (_model(x, layers.RandomShift(2, seed=4)(x)), _inputs(16, (6, 5, 2)))
+
+    x, noise = keras.Input((8, 16)), keras.Input((8,))
+    zoo["RandomPatchMasking"] = (
+        _model([x, noise], layers.RandomPatchMasking(0.5)(x, noise=noise)[0]),
+        _inputs(17, (8, 16), (8,)),
+    )
+    encoded, kept = keras.Input((4, 12)), keras.Input((4,), dtype="int32")
+    decoder = MAEDecoder(patch_values=6, grid_size=(3, 3), hidden_dim=8, num_layers=1, num_heads=2)
+    zoo["MAEDecoder"] = (
+        _model([encoded, kept], decoder(encoded, kept)),
+        [*_inputs(18, (4, 12)), np.array([[0, 2, 4, 8], [1, 3, 5, 7]], dtype="int32")],
+    )
 
     zoo["vit"] = (
         vit(

@@ -11,6 +11,7 @@ from keraskit.layers.attention import (
 )
 from keraskit.layers.augment import RandomShift
 from keraskit.layers.drop_path import DropPath
+from keraskit.layers.masking import RandomPatchMasking
 from keraskit.layers.patch_encoder import PatchEncoder
 from keraskit.layers.patches import PatchEmbedding, Patches, unpatchify
 from keraskit.layers.pooling import TokenPooling
@@ -35,6 +36,7 @@ __all__ = [
     "PatchEmbedding",
     "PatchEncoder",
     "Patches",
+    "RandomPatchMasking",
     "SinCos2DPositionEncoding",
     "SinusoidalPositionEncoding",
     "TokenAndPositionEmbedding",
