@@ -22,6 +22,7 @@ from safetensors.numpy import load_file, save_file
 
 from keraskit.layers import bicubic_resize_matrix
 from keraskit.models import (
+    labels_from_pretrained,
     preprocessing_from_pretrained,
     resize_vit,
     vit_from_pretrained,
@@ -416,3 +417,22 @@ def test_preprocessing_at_another_image_size_keeps_the_crop_proportion(tmp_path)
     )
     expected = at_48(list(raw), return_tensors="np")["pixel_values"].transpose(0, 2, 3, 1)
     np.testing.assert_allclose(to_numpy(preprocess(raw)), expected, atol=1e-5, rtol=0)
+
+
+def test_labels_name_the_heads_outputs_in_order(tmp_path):
+    names = {0: "tench", 1: "goldfish", 2: "great white shark"}
+    model = write(
+        transformers.ViTForImageClassification,
+        transformers.ViTConfig,
+        tmp_path / "named",
+        num_labels=3,
+        id2label=names,
+        label2id={name: index for index, name in names.items()},
+    )
+    assert labels_from_pretrained(tmp_path / "named") == [model.config.id2label[i] for i in range(3)]
+    write(transformers.ViTModel, transformers.ViTConfig, tmp_path / "headless")
+    config = json.loads((tmp_path / "headless" / "config.json").read_text())
+    config.pop("id2label", None)
+    (tmp_path / "headless" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="no `id2label`"):
+        labels_from_pretrained(tmp_path / "headless")

@@ -12,7 +12,7 @@ from pathlib import Path
 from keraskit.models.pretrained import huggingface, kerashub, preprocessing
 from keraskit.models.pretrained.checkpoint import build_model
 
-__all__ = ["preprocessing_from_pretrained", "vit_from_pretrained"]
+__all__ = ["labels_from_pretrained", "preprocessing_from_pretrained", "vit_from_pretrained"]
 
 
 def vit_from_pretrained(source, *, num_classes=None, image_size=None, include_top=True):
@@ -134,3 +134,41 @@ def preprocessing_from_pretrained(source, *, image_size=None):
     return preprocessing.preprocessing_from_config(
         config, source=f"{source}/preprocessor_config.json", image_size=image_size
     )
+
+
+def labels_from_pretrained(source):
+    """The class names of a Hugging Face checkpoint's head, in the order of its outputs.
+
+    Read from `config.json`'s `id2label`, so `labels[i]` names the class of
+    `vit_from_pretrained(source)`'s output `i` (for `google/vit-base-patch16-224`,
+    the 1,000 ImageNet classes: `labels[0] == "tench, Tinca tinca"`). A repo id
+    is fetched as `vit_from_pretrained` fetches it (from the local cache once
+    downloaded).
+
+    Args:
+        source: a checkpoint directory or a Hugging Face repo id.
+
+    Returns:
+        A list of strings, one per class.
+
+    Raises:
+        ValueError: the checkpoint has no `id2label` (a `ViTModel` without a head).
+
+    Example (needs the Hub, or the folder downloaded by hand):
+
+    ```python
+    labels = labels_from_pretrained("google/vit-base-patch16-224")
+    model = vit_from_pretrained("google/vit-base-patch16-224")
+    top = int(keras.ops.argmax(model(images)[0]))
+    print(labels[top])
+    ```
+    """
+    directory = huggingface.local_directory(source)
+    config = huggingface.read_config(directory)
+    names = config.get("id2label")
+    if not names:
+        raise ValueError(
+            f"{source}: config.json has no `id2label`, so its outputs have no names (a checkpoint "
+            "without a classification head, such as a ViTModel, has none)."
+        )
+    return [names[key] for key in sorted(names, key=int)]

@@ -53,7 +53,7 @@ REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 def read_checkpoint(source):
     """A `Checkpoint` from a local Hugging Face directory or a Hub repo id."""
     directory = local_directory(source)
-    config = _read_config(directory)
+    config = read_config(directory)
     tensors = read_weights(directory)
     return checkpoint_from_tensors(config, tensors, str(source))
 
@@ -75,7 +75,7 @@ def local_directory(source, files="checkpoint"):
     return directory
 
 
-def _read_config(directory):
+def read_config(directory):
     path = directory / "config.json"
     if not path.is_file():
         raise FileNotFoundError(
