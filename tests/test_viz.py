@@ -102,3 +102,20 @@ def test_confusion_matrix_counts_pairs(rng):
     assert f"{(y_true == y_pred).mean():.1%}" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="differ in length"):
         viz.plot_confusion_matrix([0, 1], [0], ["a", "b"])
+
+
+def test_plot_reconstructions_hides_exactly_the_masked_patches(rng):
+    images = rng.random((2, 8, 12)).astype("float32")
+    reconstructed = rng.random((2, 8, 12)).astype("float32")
+    mask = np.array([[1, 0, 0, 0, 0, 1], [0, 1, 1, 0, 0, 0]], dtype="float32")  # a 2x3 grid of 4x4 patches
+    fig = viz.plot_reconstructions(images, mask, reconstructed, patch_size=4)
+    axes = np.array(fig.axes).reshape(3, 2)
+    np.testing.assert_allclose(axes[0, 1].images[0].get_array(), images[1])
+    np.testing.assert_allclose(axes[2, 0].images[0].get_array(), reconstructed[0])
+    seen = axes[1, 0].images[0].get_array()
+    expected_hidden = np.zeros((8, 12), bool)
+    expected_hidden[:4, :4] = expected_hidden[4:, 8:] = True  # patches 0 and 5
+    np.testing.assert_array_equal(np.ma.getmaskarray(seen), expected_hidden)
+    np.testing.assert_allclose(seen[~expected_hidden], images[0][~expected_hidden])
+    with pytest.raises(ValueError, match="mask of shape"):
+        viz.plot_reconstructions(images, mask[:, :4], reconstructed, patch_size=4)

@@ -385,3 +385,62 @@ def plot_images(images, titles=None, columns=8, title=None):
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_reconstructions(images, mask, reconstructed, patch_size, titles=None):
+    """A masked autoencoder at work: each image, what its encoder saw, and what it painted back.
+
+    Args:
+        images: `(batch, height, width[, channels])`, pixels in [0, 1] (or 0..255).
+        mask: `(batch, num_patches)`, 1 where a patch was hidden, in reading order.
+        reconstructed: the images with hidden patches replaced by the model's
+            guesses (`MaskedAutoencoder.reconstruct`), in the units of `images`.
+        patch_size: int or `(patch_height, patch_width)`.
+        titles: optional list of strings, one per image.
+
+    Returns:
+        A matplotlib `Figure`: three rows (original, visible patches with the
+        hidden ones in blue, reconstruction), one column per image.
+
+    Example:
+
+    >>> import numpy as np
+    >>> images = np.random.rand(3, 8, 8)
+    >>> fig = plot_reconstructions(images, np.eye(3, 4), images, patch_size=4)
+    >>> len(fig.axes)
+    9
+    """
+    images, reconstructed = np.asarray(images), np.asarray(reconstructed)
+    mask = np.asarray(mask, dtype=bool)
+    patch_height, patch_width = to_pair(patch_size, "patch_size")
+    height, width = images.shape[1:3]
+    columns = width // patch_width
+    if reconstructed.shape != images.shape or mask.shape != (len(images), (height // patch_height) * columns):
+        raise ValueError(
+            f"Expected reconstructed images of shape {images.shape} and a mask of shape "
+            f"({len(images)}, {(height // patch_height) * columns}). Received {reconstructed.shape} "
+            f"and {mask.shape}."
+        )
+    count = len(images)
+    fig, axes = plt.subplots(
+        3, count, figsize=(min(7, 1.2 * count), 3.9), constrained_layout=True, squeeze=False
+    )
+    for index in range(count):
+        _show(axes[0, index], images[index])
+        seen = np.ma.masked_array(_image_for_display(images[index]), mask=np.zeros(images.shape[1:3], bool))
+        for patch in np.flatnonzero(mask[index]):
+            row, column = divmod(patch, columns)
+            seen.mask[
+                row * patch_height : (row + 1) * patch_height,
+                column * patch_width : (column + 1) * patch_width,
+            ] = True
+        cmap = plt.get_cmap("gray").with_extremes(bad="tab:blue")
+        axes[1, index].imshow(seen, cmap=cmap, vmin=0, vmax=1)
+        axes[1, index].set_xticks([])
+        axes[1, index].set_yticks([])
+        _show(axes[2, index], reconstructed[index])
+        if titles is not None:
+            axes[0, index].set_title(str(titles[index]), fontsize=8)
+    for row, name in enumerate(("original", "encoder sees", "reconstructed")):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    return fig
