@@ -12,6 +12,7 @@ from keraskit.layers import TransformerBlock
 from keraskit.models import (
     attention_maps,
     attention_rollout,
+    resize_vit,
     vit,
     vit_base,
     vit_large,
@@ -226,3 +227,23 @@ def test_vit_learns_synthetic_shapes_well_above_chance():
     model.fit(train_x, train_y, batch_size=64, epochs=10, verbose=0)
     _, accuracy = model.evaluate(test_x, test_y, verbose=0)
     assert accuracy >= 0.70, f"held-out accuracy {accuracy:.3f} (chance 0.25, wanted >= 0.70)"
+
+
+def test_training_resized_copies_leaves_the_original_and_each_other_intact():
+    """resize_vit copies the weights: on JAX, fit donates (deletes) a copy's arrays, not others'."""
+    model = vit(image_size=16, patch_size=4, num_classes=3, hidden_dim=8, num_layers=1, num_heads=2,
+                intermediate_dim=16, channels=1)  # fmt: skip
+    rng = np.random.default_rng(0)
+    images = rng.random((8, 16, 16, 1)).astype("float32")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(images, np.zeros(8), verbose=0)
+    before = [to_numpy(weight).copy() for weight in model.weights]
+    copies = [resize_vit(model, 24), resize_vit(model, 24), resize_vit(model, 16)]
+    for resized in copies:  # each trained in turn, after the others were made
+        size = resized.input_shape[1]
+        resized.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        resized.fit(rng.random((8, size, size, 1)).astype("float32"), np.zeros(8), verbose=0)
+    for resized in copies:
+        assert resized.predict(rng.random((2, *resized.input_shape[1:])), verbose=0).shape == (2, 3)
+    for old, weight in zip(before, model.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(weight), old)

@@ -64,9 +64,11 @@ def resize_vit(model, image_size):
     for old_layer in model.layers:
         new_layer = resized.get_layer(old_layer.name)
         for old, new in zip(old_layer.weights, new_layer.weights, strict=True):
-            value = keras.ops.convert_to_tensor(old)
+            # A copy, not the same buffer: on JAX, training one model donates (deletes) its
+            # arrays, which would leave the other model holding deleted ones.
+            value = keras.ops.convert_to_numpy(old).copy()
             if old_layer is encoder and old is getattr(encoder, "position_embedding", None):
-                value = encoder.positions_for_grid(new_grid)
+                value = keras.ops.convert_to_numpy(encoder.positions_for_grid(new_grid))
             new.assign(value)
     return resized
 
