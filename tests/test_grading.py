@@ -44,6 +44,16 @@ def test_every_lesson_from_01_has_an_exercise_with_three_to_six_tasks():
         assert 3 <= len(registry.tasks_for(path.name[:2])) <= 6, path.name
 
 
+def test_every_lesson_links_its_exercise_at_the_top_and_in_its_summary_and_back():
+    for path in SOLUTIONS:
+        lesson = nbformat.read(ROOT / "course" / path.name, as_version=4)
+        markdown = [cell.source for cell in lesson.cells if cell.cell_type == "markdown"]
+        link = f"(../exercises/{path.name})"
+        assert link in markdown[0] and link in markdown[-1], path.name
+        exercise = nbformat.read(ROOT / "exercises" / path.name, as_version=4)
+        assert f"(../course/{path.name})" in exercise.cells[0].source, path.name
+
+
 def test_exercises_are_generated_from_the_solutions():
     assert exercise_tool.stale_exercises() == [], "run `make exercises`"
     for path in (ROOT / "exercises").glob("*.ipynb"):
@@ -137,6 +147,12 @@ EXPECTED_TASKS = {
     "09": [("encode_patches", 3), ("count_vit_parameters", 2), ("gap_pool", 1)],
     "10": [("hard_distillation_loss", 3), ("attention_rollout", 3), ("teacher_agreement", 1)],
     "11": [("warmup_cosine", 3), ("mfu", 1), ("vit_training_flops", 2)],
+    "12": [
+        ("keep_indices", 2),
+        ("visible_tokens", 1),
+        ("masked_reconstruction_loss", 2),
+        ("resize_positions", 2),
+    ],
 }
 
 
