@@ -22,6 +22,7 @@ from keraskit.course.grading.lessons import (
     lesson_09,
     lesson_10,
     lesson_11,
+    lesson_12,
 )
 from keraskit.course.grading.tasks import Task
 
@@ -38,6 +39,7 @@ LESSONS = (
     lesson_09,
     lesson_10,
     lesson_11,
+    lesson_12,
 )
 
 
@@ -199,7 +201,7 @@ class Registry:
         Example:
 
         >>> default_registry().lessons()[-1]
-        '11'
+        '12'
         """
         return sorted({task.lesson for task in self._tasks.values()})
 
@@ -236,7 +238,7 @@ def default_registry():
 
     >>> registry = default_registry()
     >>> len(registry), registry.lessons()[:3]
-    (34, ['01', '02', '03'])
+    (38, ['01', '02', '03'])
     >>> registry is default_registry()
     False
     """
