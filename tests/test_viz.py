@@ -46,6 +46,7 @@ def test_position_similarity_tiles_are_cosine_similarities(rng):
         tile = fig.axes[index].images[0].get_array()
         np.testing.assert_allclose(tile, expected[index].reshape(2, 3), rtol=1e-6)
         assert tile[divmod(index, 3)] == pytest.approx(1.0)  # each patch is most like itself
+    assert (fig.get_supxlabel(), fig.get_supylabel()) == ("input patch column", "input patch row")
     with pytest.raises(ValueError, match="drop the class token"):
         viz.plot_position_similarity(rng.normal(size=(7, 5)), grid_size=(2, 3))
 

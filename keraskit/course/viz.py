@@ -141,7 +141,10 @@ def plot_position_similarity(position_embeddings, grid_size, title=None, vmin=-1
     for column in range(columns):
         axes[-1, column].set_xlabel(str(column + 1), fontsize=8)
     fig.colorbar(image, ax=axes, shrink=0.6, label="cosine similarity")
-    fig.suptitle(title or "Position embedding similarity (rows: patch row, columns: patch column)")
+    # The ViT paper's axis titles (its fig. 7): which tile is which patch.
+    fig.supxlabel("input patch column", fontsize=9)
+    fig.supylabel("input patch row", fontsize=9)
+    fig.suptitle(title or "Position embedding similarity")
     return fig
 
 
