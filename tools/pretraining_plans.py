@@ -33,13 +33,13 @@ from keraskit.training import warmup_cosine  # noqa: E402
 DEFAULTS = {
     "pretrained": True,
     "pre_epochs": 12,
-    "pre_rate": 1.5e-3,
+    "pre_rate": 6e-3,
     "mask_ratio": 0.75,
     "decoder_dim": 32,
     "labels_per_class": 54,
     "fine_epochs": 48,
     "fine_batch": 64,
-    "fine_rates": [1e-3],
+    "fine_rates": [5e-4],
     "seed": 0,
 }
 
