@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 from keraskit.course.grading.lessons import (
+    lesson_00,
     lesson_01,
     lesson_02,
     lesson_03,
@@ -28,6 +29,7 @@ from keraskit.course.grading.tasks import Task
 
 # The lesson modules in lesson order; a new lesson's tasks are graded once it is listed here.
 LESSONS = (
+    lesson_00,
     lesson_01,
     lesson_02,
     lesson_03,
@@ -191,7 +193,7 @@ class Registry:
         Example:
 
         >>> default_registry().names()[:3]
-        ['cosine_similarity', 'nearest_neighbours', 'one_hot']
+        ['stable_softmax', 'scaled_residual', 'binary_cross_entropy']
         """
         return list(self._tasks)
 
@@ -238,7 +240,7 @@ def default_registry():
 
     >>> registry = default_registry()
     >>> len(registry), registry.lessons()[:3]
-    (38, ['01', '02', '03'])
+    (41, ['00', '01', '02'])
     >>> registry is default_registry()
     False
     """
