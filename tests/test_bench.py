@@ -74,3 +74,11 @@ def test_the_timm_peer_is_built_from_the_same_preset_as_keraskits_vit_base():
     assert arguments == dict(
         img_size=224, patch_size=16, num_classes=1000, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4.0
     )
+
+
+def test_the_cpu_peers_are_the_same_vit_parameter_for_parameter():
+    """cpu_training.py and cpu_step_profile.py compare equal models: same parameter count."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("cpu_step_profile.py builds both models on the torch backend")
+    ours, plain = load("cpu_step_profile").build()
+    assert ours.count_params() == plain.num_parameters() == 139_018

@@ -1,0 +1,110 @@
+"""Where a CPU training step goes: keraskit on keras-torch against the same ViT in plain PyTorch.
+
+`cpu_training.py` measures that keraskit on the torch backend trains the lesson-09
+ViT slower than `transformers`' ViT in eager PyTorch. This script says where the
+difference lies, for one batch of 256 images, in one process (both on PyTorch):
+
+- wall time of a forward pass, and of a forward and backward pass (medians);
+- the time PyTorch's operators themselves take (`torch.profiler`, self CPU
+  time summed over all operators) for forward and backward.
+
+Operator time close to equal with wall time far apart means the difference is
+Python overhead around the operators (Keras's layer calls), not the maths.
+
+    python bench/cpu_step_profile.py
+"""
+
+import os
+import statistics
+import sys
+import time
+
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from cpu_training import BATCH, SIZES  # noqa: E402
+
+from keraskit.models import vit  # noqa: E402
+
+
+def build():
+    """The two ViTs of the same sizes: keraskit's `vit` and `transformers`' ViTForImageClassification."""
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        image_size=SIZES["image_size"], patch_size=SIZES["patch_size"], num_channels=SIZES["channels"],
+        hidden_size=SIZES["hidden_dim"], num_hidden_layers=SIZES["num_layers"],
+        num_attention_heads=SIZES["num_heads"], intermediate_size=SIZES["intermediate_dim"],
+        num_labels=SIZES["num_classes"], layer_norm_eps=1e-6,
+    )  # fmt: skip
+    keras.utils.set_random_seed(0)
+    return vit(**SIZES, pooling="cls"), transformers.ViTForImageClassification(config).train()
+
+
+def models():
+    ours, plain = build()
+    images = torch.from_numpy(np.random.default_rng(0).random((BATCH, 28, 28, 1), dtype="float32"))
+    return {
+        "keraskit (keras-torch)": lambda: ours(images, training=True),
+        "transformers (PyTorch)": lambda: plain(pixel_values=images.permute(0, 3, 1, 2)).logits,
+    }
+
+
+def wall_ms(step, repeats=15):
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def operator_ms(step, repeats=5):
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        for _ in range(repeats):
+            step()
+    return sum(event.self_cpu_time_total for event in profile.key_averages()) / 1e3 / repeats
+
+
+def layer_call_us(repeats=2000):
+    """Microseconds for a tiny Dense layer through Keras's `__call__` and through its bare `call`."""
+    dense, x = keras.layers.Dense(4), torch.ones(2, 4)
+    dense(x)
+    timings = {}
+    for name, step in (("__call__", lambda: dense(x)), ("call", lambda: dense.call(x))):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        timings[name] = 1e6 * (time.perf_counter() - start) / repeats
+    return timings
+
+
+def main():
+    labels = torch.zeros(BATCH, dtype=torch.long)
+    loss = torch.nn.CrossEntropyLoss()
+    print("| model | forward ms | forward + backward ms | operators, forward + backward ms |")
+    print("| --- | --- | --- | --- |")
+    for name, forward in models().items():
+
+        def no_grad_forward(forward=forward):
+            with torch.no_grad():
+                forward()
+
+        def training_step(forward=forward):
+            loss(forward(), labels).backward()
+
+        print(f"| {name} | {wall_ms(no_grad_forward):.1f} | {wall_ms(training_step):.1f} | "
+              f"{operator_ms(training_step):.1f} |")  # fmt: skip
+    timings = layer_call_us()
+    print(f"\nKeras layer call on a (2, 4) input: Dense.__call__ {timings['__call__']:.0f} us, "
+          f"its bare call {timings['call']:.0f} us")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
