@@ -120,3 +120,26 @@ def test_plot_reconstructions_hides_exactly_the_masked_patches(rng):
     np.testing.assert_allclose(seen[~expected_hidden], images[0][~expected_hidden])
     with pytest.raises(ValueError, match="mask of shape"):
         viz.plot_reconstructions(images, mask[:, :4], reconstructed, patch_size=4)
+
+
+def test_similarity_matrix_labels_every_cell_with_its_value():
+    matrix = np.array([[1.0, -0.25, 0.5], [-0.25, 1.0, 0.125], [0.5, 0.125, 1.0]])
+    fig = viz.plot_similarity_matrix(matrix, ["a", "b", "c"])
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), matrix)
+    assert [text.get_text() for text in fig.axes[0].texts] == [f"{v:.2f}" for v in matrix.ravel()]
+    with pytest.raises(ValueError, match="square matrix"):
+        viz.plot_similarity_matrix(matrix[:2], ["a", "b"])
+
+
+def test_word_clusters_draw_each_word_at_its_point_in_its_group_colour(rng):
+    points = rng.normal(size=(6, 2))
+    words = ["cat", "dog", "cow", "car", "bus", "van"]
+    fig = viz.plot_word_clusters(points, words, {"animals": words[:3], "vehicles": words[3:]})
+    ax = fig.axes[0]
+    for collection, group in zip(ax.collections, (words[:3], words[3:]), strict=True):
+        np.testing.assert_allclose(collection.get_offsets(), points[[words.index(w) for w in group]])
+    labels = {text.get_text(): text.xy for text in ax.texts}
+    for word, point in zip(words, points, strict=True):
+        np.testing.assert_allclose(labels[word], point)  # each label's line ends at its own point
+    with pytest.raises(ValueError, match=r"\(6, 2\)"):
+        viz.plot_word_clusters(points[:5], words, {"animals": words})

@@ -447,3 +447,104 @@ def plot_reconstructions(images, mask, reconstructed, patch_size, titles=None):
     for row, name in enumerate(("original", "encoder sees", "reconstructed")):
         axes[row, 0].set_ylabel(name, fontsize=8)
     return fig
+
+
+def plot_similarity_matrix(matrix, labels, title=None, label="cosine"):
+    """A square matrix of similarities as a heatmap, every cell labelled with its value.
+
+    Args:
+        matrix: `(n, n)` numbers in [-1, 1] (e.g. mean cosine similarities between groups).
+        labels: the `n` names of the rows (and columns).
+        title: axes title.
+        label: colour bar label.
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Example:
+
+    >>> fig = plot_similarity_matrix([[1.0, 0.2], [0.2, 1.0]], ["cats", "cars"])
+    >>> [text.get_text() for text in fig.axes[0].texts]
+    ['1.00', '0.20', '0.20', '1.00']
+    """
+    matrix = np.asarray(matrix, dtype="float64")
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or len(labels) != len(matrix):
+        raise ValueError(
+            f"Expected a square matrix and one label per row. Received shape {matrix.shape} "
+            f"and {len(labels)} labels."
+        )
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), constrained_layout=True)
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+    for row in range(len(matrix)):
+        for column in range(len(matrix)):
+            value = matrix[row, column]
+            ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=9,
+                    color="white" if abs(value) > 0.6 else "black")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, label=label)
+    return fig
+
+
+def plot_word_clusters(
+    points, words, groups, title=None, axis_labels=("first principal component", "second principal component")
+):
+    """Words as points in 2D (e.g. after PCA), coloured by group, each labelled.
+
+    The words of one group often sit almost on top of each other, so their labels
+    are fanned out on the side away from the nearest other group, with thin lines
+    to their points.
+
+    Args:
+        points: `(n, 2)` coordinates, one row per word.
+        words: the `n` words, in the order of `points`.
+        groups: dict from group name to its words (every word in one group).
+        title: axes title.
+        axis_labels: labels of the x and y axes (by default, for a PCA projection).
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fig = plot_word_clusters(np.array([[0, 0], [0.1, 0], [5, 5], [5, 5.1]]),
+    ...                          ["cat", "dog", "car", "bus"], {"animals": ["cat", "dog"],
+    ...                          "vehicles": ["car", "bus"]})
+    >>> sorted(text.get_text() for text in fig.axes[0].texts)
+    ['bus', 'car', 'cat', 'dog']
+    """
+    points = np.asarray(points, dtype="float64")
+    if points.shape != (len(words), 2):
+        raise ValueError(f"Expected points of shape ({len(words)}, 2). Received shape {points.shape}")
+    scale = np.ptp(points, axis=0)  # work in fractions of the plot's width and height
+    scale = np.where(scale > 0, scale, 1.0)
+    members = {name: [words.index(word) for word in group] for name, group in groups.items()}
+    centres = {name: points[index].mean(axis=0) for name, index in members.items()}
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    for number, (name, index) in enumerate(members.items()):
+        colour = colours(number % 10)
+        ax.scatter(points[index, 0], points[index, 1], color=colour, label=name, s=25)
+        centre = centres[name]
+        others = [c for other, c in centres.items() if other != name and not np.allclose(c, centre)]
+        nearest = min(others, key=lambda c: np.linalg.norm((c - centre) / scale)) if others else centre - 1
+        away = np.arctan2(*((centre - nearest) / scale)[::-1])
+        fan = away + np.linspace(-1.6, 1.6, len(index))
+        # Points and fan angles in the same angular order, so that the lines do not cross.
+        offsets = (points[index] - centre) / scale
+        relative = np.angle(np.exp(1j * (np.arctan2(offsets[:, 1], offsets[:, 0]) - away)))
+        for angle, j in zip(fan, np.argsort(relative), strict=True):
+            where = centre + 0.17 * scale * np.array([np.cos(angle), np.sin(angle)])
+            line = dict(arrowstyle="-", color=colour, lw=0.5)
+            ax.annotate(words[index[j]], points[index[j]], xytext=where, fontsize=8, color=colour,
+                        ha="center", va="center", arrowprops=line)  # fmt: skip
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    ax.margins(0.2)
+    return fig
