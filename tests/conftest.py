@@ -51,6 +51,7 @@ COURSE_TEST_FILES = frozenset(
         "test_resident.py",
         "test_bench.py",
         "test_readme.py",
+        "test_course_backends.py",
     }
 )
 COURSE_PACKAGE = Path(__file__).resolve().parent.parent / "keraskit" / "course"  # its doctests
