@@ -25,24 +25,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from cpu_training import BATCH, SIZES  # noqa: E402
+from cpu_training import BATCH, SIZES, pytorch_peer  # noqa: E402
 
 from keraskit.models import vit  # noqa: E402
 
 
 def build():
     """The two ViTs of the same sizes: keraskit's `vit` and `transformers`' ViTForImageClassification."""
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        image_size=SIZES["image_size"], patch_size=SIZES["patch_size"], num_channels=SIZES["channels"],
-        hidden_size=SIZES["hidden_dim"], num_hidden_layers=SIZES["num_layers"],
-        num_attention_heads=SIZES["num_heads"], intermediate_size=SIZES["intermediate_dim"],
-        num_labels=SIZES["num_classes"], layer_norm_eps=1e-6,
-    )  # fmt: skip
+    peer = pytorch_peer()
     keras.utils.set_random_seed(0)
-    return vit(**SIZES, pooling="cls"), transformers.ViTForImageClassification(config).train()
+    return vit(**SIZES, pooling="cls"), peer
 
 
 def models():

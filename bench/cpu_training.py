@@ -68,8 +68,8 @@ def keras_run(backend):
     return len(images) / statistics.median(times[1:])  # the first epoch compiles
 
 
-def pytorch_run():
-    import numpy as np
+def pytorch_peer():
+    """The lesson-09 ViT as `transformers.ViTForImageClassification`, seeded, in training mode."""
     import torch
     import transformers
 
@@ -80,7 +80,14 @@ def pytorch_run():
         num_attention_heads=SIZES["num_heads"], intermediate_size=SIZES["intermediate_dim"],
         num_labels=SIZES["num_classes"], layer_norm_eps=1e-6,
     )  # fmt: skip
-    model = transformers.ViTForImageClassification(config).train()
+    return transformers.ViTForImageClassification(config).train()
+
+
+def pytorch_run():
+    import numpy as np
+    import torch
+
+    model = pytorch_peer()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_function = torch.nn.CrossEntropyLoss()
     images, labels = _data(np)
