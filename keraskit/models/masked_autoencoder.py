@@ -19,6 +19,15 @@ from keraskit.layers.position import sincos_2d_encoding
 from keraskit.validation import check_positive_int, to_pair
 
 
+def patch_statistics(patches):
+    """Each patch's mean and deviation, `(batch, num_patches, 1)` each: MAE's normalised pixels.
+
+    The deviation is `sqrt(variance + 1e-6)`, so a blank patch gives 0 / 0.001, not NaN.
+    """
+    mean = ops.mean(patches, axis=-1, keepdims=True)
+    return mean, ops.sqrt(ops.var(patches, axis=-1, keepdims=True) + 1e-6)
+
+
 def masked_reconstruction_loss(patches, predictions, mask, *, normalize_targets=True):
     """MAE's loss: the mean squared error over the hidden patches only.
 
@@ -58,9 +67,8 @@ def masked_reconstruction_loss(patches, predictions, mask, *, normalize_targets=
             f"{tuple(patches.shape)}, {tuple(predictions.shape)} and {tuple(mask.shape)}."
         )
     if normalize_targets:
-        mean = ops.mean(patches, axis=-1, keepdims=True)
-        variance = ops.var(patches, axis=-1, keepdims=True)
-        patches = (patches - mean) / ops.sqrt(variance + 1e-6)
+        mean, deviation = patch_statistics(patches)
+        patches = (patches - mean) / deviation
     per_patch = ops.mean(ops.square(predictions - patches), axis=-1)  # (B, N)
     return ops.sum(per_patch * mask) / ops.maximum(ops.sum(mask), 1.0)
 
@@ -323,8 +331,8 @@ class MaskedAutoencoder(keras.Model):
         patches = ops.cast(self.patches(images), "float32")
         guesses = ops.cast(outputs["predictions"], "float32")
         if self.normalize_targets:
-            mean = ops.mean(patches, axis=-1, keepdims=True)
-            guesses = guesses * ops.sqrt(ops.var(patches, axis=-1, keepdims=True) + 1e-6) + mean
+            mean, deviation = patch_statistics(patches)
+            guesses = guesses * deviation + mean  # the inverse of the loss's standardisation
         hidden = outputs["mask"][:, :, None]
         mixed = hidden * guesses + (1.0 - hidden) * patches
         return unpatchify(mixed, tuple(images.shape[1:]), self.patches.patch_size), outputs["mask"]
