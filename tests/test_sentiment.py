@@ -8,7 +8,14 @@ import pytest
 from conftest import to_numpy
 
 from keraskit.course.data import DatasetUnavailableError, build_vocabulary, encode
-from keraskit.course.data.sentiment import NEGATIVE_WORDS, POSITIVE_WORDS, load_imdb, synthetic_reviews
+from keraskit.course.data.sentiment import (
+    NEGATIVE_WORDS,
+    POSITIVE_WORDS,
+    load_imdb,
+    opinion_pairs,
+    review_splits,
+    synthetic_reviews,
+)
 from keraskit.models.text import text_classifier
 
 
@@ -51,6 +58,106 @@ def test_reviews_reject_bad_arguments():
         synthetic_reviews(0)
     with pytest.raises(ValueError, match="negation_rate"):
         synthetic_reviews(10, negation_rate=1.5)
+
+
+# Read back from a text, independently of the generator: "the plot was not dull" -> ("plot", "dull").
+SUBJECTS = ("movie", "film", "plot", "acting", "story", "cast", "ending", "music", "script", "dialogue")
+OPINION = re.compile(
+    rf"\bthe ({'|'.join(SUBJECTS)}) (?:is|was) (?:(\w+) )?({'|'.join(POSITIVE_WORDS + NEGATIVE_WORDS)})\b"
+)
+
+
+def pairs_in(texts):
+    """The (subject, opinion word) pairs said in `texts`, one list per text."""
+    return [[(m.group(1), m.group(3)) for m in OPINION.finditer(text)] for text in texts]
+
+
+def test_review_splits_share_no_text():
+    for seed in (0, 1):
+        splits = review_splits(3000, 800, 800, seed=seed)
+        texts = {split: set(splits[split][0]) for split in ("train", "validation", "test")}
+        assert not texts["train"] & texts["test"], "a test review is also a training review"
+        assert not texts["train"] & texts["validation"], "a validation review is also a training review"
+        assert not texts["validation"] & texts["test"], "a test review is also a validation review"
+    # The random split it replaces does repeat reviews: the problem is real.
+    texts, _ = synthetic_reviews(3800, seed=0)
+    assert set(texts[:3000]) & set(texts[3000:])
+
+
+def test_held_out_pairs_never_appear_in_training():
+    splits = review_splits(3000, 800, 800, seed=0)
+    found = {split: pairs_in(splits[split][0]) for split in ("train", "validation", "test")}
+    for split in ("validation", "test"):
+        # Every held-out review has exactly one "the <subject> is <word>" opinion...
+        assert all(len(pairs) == 1 for pairs in found[split]), split
+    train_pairs = {pair for pairs in found["train"] for pair in pairs}
+    val_pairs = {pairs[0] for pairs in found["validation"]}
+    test_pairs = {pairs[0] for pairs in found["test"]}
+    # ... whose pair no training review says, and which is one the split was dealt.
+    assert not train_pairs & test_pairs and not train_pairs & val_pairs and not val_pairs & test_pairs
+    dealt = opinion_pairs(seed=0)
+    assert test_pairs <= set(dealt["test"]) and val_pairs <= set(dealt["validation"])
+    assert train_pairs <= set(dealt["train"])
+    # New combinations of known words: every subject and word of the test is in training.
+    assert {s for s, _ in test_pairs} <= {s for s, _ in train_pairs}
+    assert {w for _, w in test_pairs} <= {w for _, w in train_pairs}
+    # Training also has the opinions without a subject ("i loved it"), the held-out splits do not.
+    assert sum(not pairs for pairs in found["train"]) > 500
+    assert not any(
+        re.search(r"\bi (did not \w+|liked|loved|enjoyed|hated|disliked) it\b", text)
+        for text in splits["test"][0]
+    )
+
+
+def test_opinion_pairs_deal_every_pair_once_like_a_latin_square():
+    dealt = opinion_pairs(seed=3)
+    everything = [pair for split in ("train", "validation", "test") for pair in dealt[split]]
+    assert len(everything) == len(set(everything)) == len(SUBJECTS) * 20
+    for split, share in (("train", 6), ("validation", 2), ("test", 2)):
+        for word in POSITIVE_WORDS + NEGATIVE_WORDS:
+            assert sum(w == word for _, w in dealt[split]) == share, (split, word)
+        for subject in SUBJECTS:
+            assert sum(s == subject for s, _ in dealt[split]) == 2 * share, (split, subject)
+    assert opinion_pairs(seed=4) != dealt
+
+
+def test_review_splits_labels_are_balanced_and_follow_the_words():
+    splits = review_splits(1000, 300, 300, seed=2)
+    for split in ("train", "validation", "test"):
+        texts, labels = splits[split]
+        assert labels.dtype == np.int32 and labels.sum() == len(labels) // 2, split
+        for text, label, pairs in zip(texts, labels, pairs_in(texts), strict=True):
+            if not pairs:  # "i loved it", "i did not like it"
+                continue
+            (match,) = list(OPINION.finditer(text))
+            positive = match.group(3) in POSITIVE_WORDS
+            assert label == (positive != (match.group(2) == "not")), text
+        negated = np.mean([" not " in f" {t} ".replace("had not read", "") for t in texts])
+        assert 0.3 < negated < 0.5, (split, negated)  # negation_rate=0.4
+
+
+def test_review_splits_are_reproducible_from_the_seed():
+    first = review_splits(300, 100, 100, seed=5)
+    again = review_splits(300, 100, 100, seed=5)
+    for split in ("train", "validation", "test"):
+        assert first[split][0] == again[split][0]
+        np.testing.assert_array_equal(first[split][1], again[split][1])
+    assert review_splits(300, 100, 100, seed=6)["test"][0] != first["test"][0]
+    # Each split has its own stream: a larger test set leaves training as it was.
+    assert review_splits(300, 100, 400, seed=5)["train"][0] == first["train"][0]
+
+
+def test_review_splits_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"`num_test` expected an integer >= 1, received num_test=0"):
+        review_splits(10, 10, 0)
+    with pytest.raises(ValueError, match=r"`num_train` expected an integer >= 1, received num_train=2.5"):
+        review_splits(2.5, 10, 10)
+    with pytest.raises(ValueError, match=r"`num_validation` expected an integer >= 1"):
+        review_splits(10, True, 10)
+    with pytest.raises(ValueError, match=r"`negation_rate` expected a number in \[0, 1\]"):
+        review_splits(10, 10, 10, negation_rate=-0.1)
+    with pytest.raises(ValueError, match=r"`max_fillers` expected an integer >= 0, received max_fillers=-1"):
+        review_splits(10, 10, 10, max_fillers=-1)
 
 
 def test_load_imdb_offline_raises_a_helpful_error(monkeypatch, tmp_path):

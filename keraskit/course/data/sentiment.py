@@ -80,6 +80,21 @@ def _opinion(rng, positive_word, negated):
     return " ".join(word for word in words if word)
 
 
+def _review(rng, label, negation_rate, max_fillers, opinion):
+    """A review labelled `label`: `opinion(rng, positive_word, negated)` among neutral fillers."""
+    negated = bool(rng.random() < negation_rate)
+    positive_word = bool(label) != negated  # negation flips the polarity of the words
+    clauses = []
+    for _ in range(rng.integers(0, int(max_fillers) + 1)):
+        template = _pick(rng, _FILLERS)
+        for slot, words in _FILLER_WORDS.items():
+            if "{" + slot + "}" in template:
+                template = template.replace("{" + slot + "}", _pick(rng, words))
+        clauses.append(template)
+    clauses.insert(rng.integers(0, len(clauses) + 1), opinion(rng, positive_word, negated))
+    return " ".join(clauses)
+
+
 def synthetic_reviews(n, seed=0, negation_rate=0.4, max_fillers=4):
     """Short movie-review-like texts with sentiment labels, generated offline from a seed.
 
@@ -120,20 +135,142 @@ def synthetic_reviews(n, seed=0, negation_rate=0.4, max_fillers=4):
         raise ValueError(f"`max_fillers` must be an integer >= 0. Received: max_fillers={max_fillers}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(int(n)) % 2).astype("int32")  # exactly balanced
-    texts = []
-    for label in labels:
-        negated = bool(rng.random() < negation_rate)
-        positive_word = bool(label) != negated  # negation flips the polarity of the words
-        clauses = []
-        for _ in range(rng.integers(0, int(max_fillers) + 1)):
-            template = _pick(rng, _FILLERS)
-            for slot, words in _FILLER_WORDS.items():
-                if "{" + slot + "}" in template:
-                    template = template.replace("{" + slot + "}", _pick(rng, words))
-            clauses.append(template)
-        clauses.insert(rng.integers(0, len(clauses) + 1), _opinion(rng, positive_word, negated))
-        texts.append(" ".join(clauses))
+    texts = [_review(rng, label, negation_rate, max_fillers, _opinion) for label in labels]
     return texts, labels
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def opinion_pairs(seed=0):
+    """Which (subject, opinion word) pairs each split of `review_splits` may use.
+
+    An opinion such as "the plot was dull" pairs a subject ("plot") with an
+    opinion word ("dull"). The 10 subjects and 20 opinion words make 200
+    pairs. They are dealt to the splits like a Latin square: within each
+    polarity, subject `i` and word `j` go to split `(a[i] + b[j]) % 5` for
+    seeded permutations `a` and `b`, 0 to test, 1 to validation, 2 to 4 to
+    train. So 40 pairs are test pairs, 40 validation pairs and 120 training
+    pairs, and every subject and every word still appears in training, with 6
+    of its 10 partners: a validation or test pair is a new combination of
+    known words.
+
+    Args:
+        seed: seed of the permutations.
+
+    Returns:
+        A dict from "train", "validation" and "test" to sorted lists of
+        `(subject, opinion_word)` pairs; every pair is in exactly one list.
+
+    Example:
+
+    >>> pairs = opinion_pairs(seed=0)
+    >>> [len(pairs[split]) for split in ("train", "validation", "test")]
+    [120, 40, 40]
+    >>> set(pairs["train"]) & set(pairs["test"])
+    set()
+    """
+    rng = np.random.default_rng(seed)
+    pairs = {split: [] for split in SPLITS}
+    for words in (POSITIVE_WORDS, NEGATIVE_WORDS):
+        subject_shift, word_shift = rng.permutation(len(_SUBJECTS)), rng.permutation(len(words))
+        for i, subject in enumerate(_SUBJECTS):
+            for j, word in enumerate(words):
+                group = (subject_shift[i] + word_shift[j]) % 5
+                split = "test" if group == 0 else "validation" if group == 1 else "train"
+                pairs[split].append((subject, word))
+    return {split: sorted(found) for split, found in pairs.items()}
+
+
+def _paired_opinion(pairs, verb_rate):
+    """An opinion maker like `_opinion`, whose "the <subject> is <word>" uses only `pairs`."""
+    by_polarity = {
+        True: [pair for pair in pairs if pair[1] in POSITIVE_WORDS],
+        False: [pair for pair in pairs if pair[1] in NEGATIVE_WORDS],
+    }
+
+    def opinion(rng, positive_word, negated):
+        if rng.random() < verb_rate:  # "i loved it": no subject, so no pair to hold out
+            verb = _pick(rng, _POSITIVE_VERBS if positive_word else _NEGATIVE_VERBS)
+            return " ".join(["i", "did", "not", _BASE_FORM[verb], "it"] if negated else ["i", verb, "it"])
+        subject, adjective = _pick(rng, by_polarity[positive_word])
+        if negated:
+            middle = "not"
+        else:
+            middle = _pick(rng, INTENSIFIERS) if rng.random() < 0.5 else ""
+        words = ["the", subject, _pick(rng, ("is", "was")), middle, adjective]
+        return " ".join(word for word in words if word)
+
+    return opinion
+
+
+def review_splits(num_train, num_validation, num_test, seed=0, negation_rate=0.4, max_fillers=4):
+    """Training, validation and test reviews that share no review: the test holds new combinations.
+
+    A random split of `synthetic_reviews` repeats reviews: the grammar makes
+    many short reviews ("i loved it") more than once, so a test review may be
+    one the model was trained on, word for word. Here the opinions of
+    validation and test reviews pair a subject and an opinion word in a way no
+    training review does (`opinion_pairs`): if "the plot was dull" is a test
+    opinion, no training review says the plot is dull (or not dull), though
+    training has "plot" and "dull" with other partners. So no review is shared
+    between splits (the subject and the opinion word can be read back from
+    every text), and the test measures whether the model combines known words,
+    not whether it recalls reviews. Validation is drawn the same way as test,
+    from pairs of its own, so choices made on it carry over to the test.
+
+    Training reviews are made as in `synthetic_reviews`: 70% of the opinions
+    say "the <subject> is <word>", 30% "i loved it" or "i did not like it".
+    Validation and test opinions are all of the first kind, the only kind with
+    a pair to hold out. Each split has exactly balanced labels (for an even
+    size), a fraction `negation_rate` of negated opinions, and its own random
+    stream: the training reviews do not change with `num_test`.
+
+    Args:
+        num_train: number of training reviews.
+        num_validation: number of validation reviews.
+        num_test: number of test reviews.
+        seed: seed of the pairs' split (see `opinion_pairs`) and of the reviews.
+        negation_rate: probability that an opinion is negated, in [0, 1].
+        max_fillers: largest number of neutral sentences in a review.
+
+    Returns:
+        A dict from "train", "validation" and "test" to `(texts, labels)`, as
+        `synthetic_reviews` returns them.
+
+    Example:
+
+    >>> splits = review_splits(200, 50, 50, seed=0)
+    >>> train_texts, train_labels = splits["train"]
+    >>> test_texts, test_labels = splits["test"]
+    >>> len(train_texts), len(test_texts), int(test_labels.sum())
+    (200, 50, 25)
+    >>> set(train_texts) & set(test_texts)
+    set()
+    """
+    sizes = {"train": num_train, "validation": num_validation, "test": num_test}
+    for split, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            name = "num_" + split
+            raise ValueError(f"review_splits: `{name}` expected an integer >= 1, received {name}={size!r}")
+    if not 0.0 <= negation_rate <= 1.0:
+        raise ValueError(
+            "review_splits: `negation_rate` expected a number in [0, 1], "
+            f"received negation_rate={negation_rate!r}"
+        )
+    if isinstance(max_fillers, bool) or not isinstance(max_fillers, (int, np.integer)) or max_fillers < 0:
+        raise ValueError(
+            f"review_splits: `max_fillers` expected an integer >= 0, received max_fillers={max_fillers!r}"
+        )
+    pairs = opinion_pairs(seed)
+    splits = {}
+    for stream, (split, size) in enumerate(sizes.items(), start=1):
+        rng = np.random.default_rng([seed, stream])  # one stream per split
+        opinion = _paired_opinion(pairs[split], verb_rate=0.3 if split == "train" else 0.0)
+        labels = rng.permutation(np.arange(int(size)) % 2).astype("int32")  # exactly balanced
+        texts = [_review(rng, label, negation_rate, max_fillers, opinion) for label in labels]
+        splits[split] = (texts, labels)
+    return splits
 
 
 def load_imdb(num_words=20000, maxlen=200):
