@@ -37,6 +37,46 @@ def test_dataset_is_reproducible_and_splits_are_disjoint():
     assert sorted([*train.numbers.tolist(), *test.numbers.tolist()]) == list(range(1000))
 
 
+def test_excluded_numbers_are_in_neither_split_and_the_rest_split_as_before():
+    plain_train, plain_test = number_translation(seed=0)
+    train, test = number_translation(seed=0, exclude=range(100, 200))
+    kept = set(train.numbers.tolist()) | set(test.numbers.tolist())
+    assert kept == set(range(1000)) - set(range(100, 200))
+    assert not set(train.numbers.tolist()) & set(test.numbers.tolist())
+    assert len(test.numbers) == 180  # 20% of the 900 numbers left
+    # Leaving a block out does not reshuffle the others: they keep the order of the plain split.
+    order = [n for n in [*plain_test.numbers.tolist(), *plain_train.numbers.tolist()] if not 100 <= n < 200]
+    assert [*test.numbers.tolist(), *train.numbers.tolist()] == order
+    # "one hundred" is never said in training, yet "one" and "hundred" are.
+    words = [T.decode_source(source) for source in train.source]
+    assert not any(text.startswith("one hundred") for text in words)
+    assert any(text.split()[-1] == "one" for text in words) and any("hundred" in text for text in words)
+
+
+def test_translation_data_writes_any_numbers_in_the_order_given():
+    data = T.translation_data([123, 7, 910])
+    assert data.numbers.tolist() == [123, 7, 910]
+    sources = [T.decode_source(source) for source in data.source]
+    assert sources == ["one hundred twenty three", "seven", "nine hundred ten"]
+    assert [T.decode_target(labels) for labels in data.labels] == ["1 2 3", "7", "9 1 0"]
+    assert data.decoder_input[0].tolist() == [T.START_ID, 4, 5, 6]  # <start> 1 2 3
+
+
+def test_exclude_and_translation_data_reject_bad_numbers():
+    with pytest.raises(ValueError, match=r"`exclude` expected integers in \[0, 999\], received 1000"):
+        number_translation(exclude=[5, 1000])
+    with pytest.raises(ValueError, match=r"`exclude` expected integers in \[0, 99\], received 100"):
+        number_translation(max_number=99, exclude=[100])
+    with pytest.raises(ValueError, match=r"`exclude` expected integers in \[0, 999\], received 2.5"):
+        number_translation(exclude=[2.5])
+    with pytest.raises(ValueError, match=r"at least 2 of the 100 numbers"):
+        number_translation(max_number=99, exclude=range(99))
+    with pytest.raises(ValueError, match=r"`numbers` expected integers in \[0, 999\], received -1"):
+        T.translation_data([3, -1])
+    with pytest.raises(ValueError, match=r"`numbers` expected at least one number"):
+        T.translation_data([])
+
+
 def test_encode_decode_round_trip_and_teacher_forcing_shift():
     train, _ = number_translation(seed=0)
     for number, source, decoder_input, labels in zip(

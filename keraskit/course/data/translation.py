@@ -173,7 +173,27 @@ class TranslationData:
     labels: np.ndarray
 
 
-def _split(numbers):
+def translation_data(numbers):
+    """The arrays of `TranslationData` for any integers in [0, 999], in the order given.
+
+    Use it for a set of numbers built by hand, such as a block kept out of
+    `number_translation` with `exclude`.
+
+    Args:
+        numbers: a sequence of integers in [0, 999].
+
+    Returns:
+        A `TranslationData`.
+
+    Example:
+
+    >>> data = translation_data([123, 7])
+    >>> decode_source(data.source[0]), decode_target(data.labels[0]), decode_target(data.labels[1])
+    ('one hundred twenty three', '1 2 3', '7')
+    """
+    numbers = _check_numbers(numbers, "numbers", 999)
+    if not numbers:
+        raise ValueError("translation_data: `numbers` expected at least one number, received none")
     pairs = [encode_target(" ".join(str(number))) for number in numbers]
     return TranslationData(
         numbers=np.asarray(numbers, dtype="int32"),
@@ -183,17 +203,37 @@ def _split(numbers):
     )
 
 
-def number_translation(test_fraction=0.2, max_number=999, seed=0):
+def _check_numbers(numbers, name, largest):
+    """`numbers` as a list of ints, each an integer in [0, `largest`], or a ValueError naming `name`."""
+    checked = []
+    for number in np.asarray(numbers, dtype=object).reshape(-1).tolist():
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, (int, np.integer))
+            or not 0 <= number <= largest
+        ):
+            raise ValueError(f"`{name}` expected integers in [0, {largest}], received {number!r}")
+        checked.append(int(number))
+    return checked
+
+
+def number_translation(test_fraction=0.2, max_number=999, seed=0, exclude=()):
     """Number words -> digits, split by number into training and held-out sets.
 
     Every integer in `[0, max_number]` appears once, in exactly one split, so
     the held-out numbers are never seen in training: a model must learn how
     the words compose, not memorise the pairs. The split is a seeded shuffle.
+    Numbers in `exclude` are in neither split: keep a whole block out, such
+    as every number from 100 to 199, and test on it with `translation_data`
+    to see whether the model can write "one hundred ..." having never seen it.
 
     Args:
-        test_fraction: share of the numbers held out, in (0, 1).
+        test_fraction: share of the numbers held out, in (0, 1); of the numbers
+            left after `exclude`.
         max_number: largest number, at most 999.
         seed: seed of the shuffle.
+        exclude: integers in `[0, max_number]` to leave out of both splits.
+            The other numbers are split as they would be without it.
 
     Returns:
         `(train, test)`, two `TranslationData`. Vocabularies are
@@ -206,12 +246,22 @@ def number_translation(test_fraction=0.2, max_number=999, seed=0):
     (800, 200)
     >>> decode_source(train.source[0]), decode_target(train.labels[0])
     ('fifty four', '5 4')
+    >>> train, test = number_translation(seed=0, exclude=range(100, 200))
+    >>> len(train.numbers) + len(test.numbers), int(((train.numbers // 100) == 1).sum())
+    (900, 0)
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"`test_fraction` must be in (0, 1). Received: {test_fraction}")
     if not 1 <= int(max_number) <= 999:
         raise ValueError(f"`max_number` must be in [1, 999]. Received: {max_number}")
+    excluded = set(_check_numbers(exclude, "exclude", int(max_number)))
+    if len(excluded) > int(max_number) - 1:
+        raise ValueError(
+            f"`exclude` expected to leave at least 2 of the {int(max_number) + 1} numbers to split, "
+            f"received {len(excluded)} distinct numbers to exclude"
+        )
     numbers = np.random.default_rng(seed).permutation(int(max_number) + 1)
-    num_test = max(1, round(len(numbers) * test_fraction))
+    numbers = np.array([n for n in numbers if int(n) not in excluded])  # the order of the shuffle kept
+    num_test = min(len(numbers) - 1, max(1, round(len(numbers) * test_fraction)))
     test_numbers, train_numbers = numbers[:num_test], numbers[num_test:]
-    return _split(train_numbers), _split(test_numbers)
+    return translation_data(train_numbers), translation_data(test_numbers)
