@@ -33,7 +33,7 @@ LIBRARY_TESTS := -m "not course" --ignore=keraskit/course
 RUFF_PATHS := keraskit tests tools docs/plugins bench
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 
-.PHONY: test check lint build release oldest demo notebooks exercises data clean site course chromium bench
+.PHONY: test check lint build release oldest demo notebooks exercises data clean site course chromium bubblewrap bench
 
 # The environment: rebuilt when pyproject.toml, this file or the version (keraskit/__init__.py,
 # which the editable install's metadata copies) changes.
@@ -102,7 +102,7 @@ release: build
 # The built wheel is a prerequisite: tests/test_packaging.py installs it (in the jax pass).
 # Two pytest workers per backend: the notebook and grading tests wait on kernels, so the
 # two cores stay busy. The library's tests at the oldest Keras run last, in their own venv.
-test: $(BIN)/.installed data chromium lint build $(OLDEST)/bin/.installed
+test: $(BIN)/.installed data chromium bubblewrap lint build $(OLDEST)/bin/.installed
 	@status=0; for backend in $(BACKENDS); do \
 		echo "=== tests on $$backend ==="; \
 		KERAS_BACKEND=$$backend $(BIN)/$(PYTEST) $(PARALLEL) --durations=10 \
@@ -139,6 +139,13 @@ chromium:
 		echo "Installing Debian's chromium and chromium-driver"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+# bubblewrap, the sandbox `keraskit grade` runs each learner's notebook in (tests/test_grading*.py), from Debian.
+bubblewrap:
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's bubblewrap"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
 	fi
 
 # The course website in site/: lesson pages rendered from the notebooks' stored outputs.

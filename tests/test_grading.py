@@ -329,13 +329,16 @@ def test_a_cell_that_raises_costs_only_what_it_breaks(tmp_path):
 
 def test_endless_cells_and_endless_functions_time_out(tmp_path):
     def edit(cells):
+        # NumPy only: importing keraskit (and TensorFlow) can take longer than 5 s on a busy machine.
+        cells[1] = code_cell("import numpy as np")
         cells.insert(2, code_cell("while True:\n    pass"))
         index = next(i for i, cell in enumerate(cells) if "def attention_weights" in cell.source)
         cells[index] = code_cell("def attention_weights(q, k):\n    while True:\n        pass")
 
     report = grade_notebook(variant(tmp_path, edit), timeout=5, backend=BACKEND)
     scores = task_scores(report)
-    assert scores == {"scaled_dot_product_attention": 4, "causal_mask": 1, "attention_weights": 0}
+    expected = {"scaled_dot_product_attention": 4, "causal_mask": 1, "attention_weights": 0}
+    assert scores == expected, json.dumps(report, indent=1)
     assert any("longer than 5" in error for error in report["errors"])
     message = next(t["message"] for t in report["tasks"] if t["name"] == "attention_weights")
     assert "did not finish within 5" in message
@@ -450,8 +453,10 @@ def test_cli_grades_a_folder_into_a_csv_and_a_broken_file_never_stops_it(tmp_pat
         timeout=600,
         env={**os.environ, "KERAS_BACKEND": BACKEND},
     )
-    assert result.returncode == 0, result.stderr[-2000:]
+    # Exit status 1: two of the three could not be graded (unreadable; no lesson), yet all have a row.
+    assert result.returncode == 1, result.stderr[-2000:]
     assert "total: 7 / 7" in result.stdout and "total: 0 / 7" in result.stdout
+    assert "could not grade 2 of 3: 03_broken.ipynb, 99_unknown.ipynb" in result.stdout
     with open(tmp_path / "grades.csv") as file:
         rows = {row["notebook"]: row for row in csv.DictReader(file)}
     assert rows["03_attention.ipynb"]["score"] == "7" and rows["03_attention.ipynb"]["causal_mask"] == "1"

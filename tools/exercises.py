@@ -45,6 +45,8 @@ def expected_exercises():
     expected = {}
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         notebook = student_version(nbformat.read(path, as_version=4))
+        # The grader reads the lesson from here, so a submission renamed alice.ipynb is still graded.
+        notebook.metadata["keraskit"] = {"lesson": path.name[:2]}
         expected[path.name] = nbformat.writes(notebook) + "\n"
     return expected
 

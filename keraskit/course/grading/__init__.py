@@ -2,7 +2,9 @@
 
 A learner checks one function at a time in the exercise notebook, e.g.
 `check.sinusoidal_encoding(sinusoidal_encoding)`; an instructor grades whole
-notebooks with `keraskit grade`. The tasks of each lesson live in
+notebooks with `keraskit grade`, which runs each notebook in a sandbox
+(`sandbox.py`, `runner.py`) and compares its outputs with the references outside
+it (`grader.py`). The tasks of each lesson live in
 `keraskit.course.grading.lessons.lesson_NN`; a `Registry` collects them
 (`default_registry()`), and hidden tests add to a copy (`load_extra_tests`). The
 notebook grader, `keraskit.course.grading.grader`, needs the `grading` extra

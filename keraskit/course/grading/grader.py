@@ -1,65 +1,45 @@
-"""Grade a whole exercise notebook: run a copy in a fresh kernel, then check its functions.
+"""Grade a whole exercise notebook: run a copy in a sandbox, then check its functions here.
 
-Trust nothing in the learner's kernel. The kernel only *computes*: for each
-task the grader draws fresh inputs, the kernel calls the learner's function on
-them and saves the raw outputs as `.npy` files (no pickles, so nothing it
-writes can run code here). The comparison with the reference happens in this
-process, which the notebook cannot reach. So redefining `check`, patching
-keraskit or NumPy inside the notebook, or printing "correct" earns nothing;
-and since inputs are drawn at grading time, outputs hard-coded for one input
-fail.
+Trust nothing the notebook does. The grader draws every task's inputs, writes
+them into a scratch folder, and starts the sandbox (`sandbox.py`), where
+`runner.py` executes the notebook and calls each function on those inputs,
+saving the raw outputs as `.npy` files (no pickles). Only after the sandbox and
+every process in it are gone does the grader read those files and compare them
+with the reference, in this process. The sandbox has no reference, no
+`solutions/`, no network, and cannot see or signal this process; so redefining
+`check`, patching keraskit, copying the task registry, hard-coding answers or
+tampering with the reports earns nothing.
+
+Every task is graded on its own: a result of the wrong kind (None, complex,
+structured, objects), shape or value, an error, a timeout, or a file that cannot
+be read costs that task only.
 """
 
 import dataclasses
 import json
 import os
 import shutil
+import stat
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from keraskit.course.grading import sandbox
 from keraskit.course.grading.registry import default_registry, load_extra_tests
-from keraskit.course.grading.tasks import Result
+from keraskit.course.grading.sandbox import Limits, SandboxUnavailable
+from keraskit.course.grading.tasks import Result, Returned
 from keraskit.extras import require
 
 nbformat = require("nbformat", "grading", "keraskit grade reads notebooks")
-NotebookClient = require("nbclient", "grading", "keraskit grade runs notebooks").NotebookClient
-_nbclient_errors = require("nbclient.exceptions", "grading", "keraskit grade runs notebooks")
-CellExecutionError = _nbclient_errors.CellExecutionError
-CellTimeoutError = _nbclient_errors.CellTimeoutError
-DeadKernelError = _nbclient_errors.DeadKernelError
+require("nbclient", "grading", "keraskit grade runs notebooks")
 
-__all__ = ["grade_notebook", "lesson_of", "load_extra_tests"]  # load_extra_tests: from the registry
+__all__ = ["Limits", "SandboxUnavailable", "draw_cases", "grade_notebook", "lesson_of", "load_extra_tests"]
 
-# Runs inside the learner's kernel, once per task. Names start with "_keraskit_" so they
-# do not clash with the learner's; modules are imported under fresh names.
-CALL_CELL = """
-_keraskit_json, _keraskit_np = __import__("json"), __import__("numpy")
-_keraskit_inputs = _keraskit_np.load({inputs!r}, allow_pickle=False)
-_keraskit_spec = _keraskit_json.loads(open({spec!r}).read())
-_keraskit_function = globals().get({name!r})
-_keraskit_report = []
-for _keraskit_index, _keraskit_case in enumerate(_keraskit_spec):
-    _keraskit_args = [_keraskit_inputs[key] if kind == "array" else value
-                      for kind, key, value in _keraskit_case["args"]]
-    _keraskit_kwargs = {{key: _keraskit_inputs[array] for key, array in _keraskit_case["kwargs"].items()}}
-    try:
-        if _keraskit_function is None:
-            raise NameError("no function named {name} is defined")
-        _keraskit_out = _keraskit_function(*_keraskit_args, **_keraskit_kwargs)
-        try:  # NumPy results, and most backend tensors, convert without importing Keras
-            _keraskit_out = _keraskit_np.asarray(_keraskit_out)
-        except Exception:
-            _keraskit_out = _keraskit_np.asarray(__import__("keras").ops.convert_to_numpy(_keraskit_out))
-        if _keraskit_out.dtype == object:
-            raise TypeError("the function returned something that is not an array of numbers")
-        _keraskit_np.save({outputs!r} + f"/{{_keraskit_index}}.npy", _keraskit_out, allow_pickle=False)
-        _keraskit_report.append(None)
-    except BaseException as _keraskit_error:
-        _keraskit_report.append([type(_keraskit_error).__name__, str(_keraskit_error)[:500]])
-open({outputs!r} + "/report.json", "w").write(_keraskit_json.dumps(_keraskit_report))
-"""
+# The largest output file (per case) and status file the grader will read.
+MAX_OUTPUT_BYTES = 64 * 2**20
+MAX_STATUS_BYTES = 2**20
 
 
 @dataclasses.dataclass
@@ -71,23 +51,53 @@ class _RaisedInKernel(Exception):
         return self.text
 
 
-def lesson_of(path):
-    """The lesson a notebook is graded as: the two digits its file name starts with.
+def lesson_of(path, notebook=None):
+    """The lesson a notebook is graded as: its metadata's, else the two digits its name starts with.
+
+    Exercise notebooks carry `{"keraskit": {"lesson": "02"}}` in their metadata, so a
+    submission renamed `alice.ipynb` is still graded as lesson 02.
 
     Args:
         path: the notebook's path.
+        notebook: the notebook, read with nbformat (optional): its metadata wins.
 
     Returns:
-        `"02"` for `02_positional_encoding.ipynb`; `None` if the name does not start
-        with two digits.
+        `"02"` for `02_positional_encoding.ipynb`; `None` if neither says.
 
     Example:
 
     >>> lesson_of("submissions/02_positional_encoding.ipynb"), lesson_of("notes.ipynb")
     ('02', None)
+    >>> lesson_of("alice.ipynb", {"metadata": {"keraskit": {"lesson": "03"}}})
+    '03'
     """
+    if notebook is not None:
+        lesson = str(notebook.get("metadata", {}).get("keraskit", {}).get("lesson", ""))
+        if len(lesson) == 2 and lesson.isdigit():
+            return lesson
     name = Path(path).name
     return name[:2] if name[:2].isdigit() else None
+
+
+def draw_cases(tasks, seed=None):
+    """Draws every task's cases, in order, from one generator: the same seed, the same inputs.
+
+    Args:
+        tasks: the `Task`s of a lesson.
+        seed: an int, or None for fresh randomness.
+
+    Returns:
+        A list of `(task, cases)`.
+
+    Example:
+
+    >>> tasks = default_registry().tasks_for("03")
+    >>> first, again = draw_cases(tasks, seed=7), draw_cases(tasks, seed=7)
+    >>> first[1][1][0].args == again[1][1][0].args
+    True
+    """
+    rng = np.random.default_rng(seed)
+    return [(task, task.cases(rng)) for task in tasks]
 
 
 def _encode_cases(cases, folder):
@@ -112,165 +122,227 @@ def _encode_cases(cases, folder):
     (folder / "spec.json").write_text(json.dumps(spec))
 
 
+def _plain(path, kind=stat.S_ISREG):
+    """Whether `path` and the folders up to the scratch folder are what they seem, not links.
+
+    The notebook could leave a symbolic link or a FIFO where an output belongs, to make the
+    grader read some other file or wait forever; `lstat` never follows links.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return kind(mode) and (kind is stat.S_ISDIR or _plain(Path(path).parent, stat.S_ISDIR))
+
+
+def _read_json(path, default):
+    try:
+        if _plain(path) and path.stat().st_size <= MAX_STATUS_BYTES:
+            return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    return default
+
+
 def _read_outputs(folder, count):
-    report_path = folder / "report.json"
-    if not report_path.exists():
+    """One entry per case: an array, an exception, a `Returned`, or None where nothing came back."""
+    report = _read_json(folder / "report.json", None)
+    if not isinstance(report, list):
         return None
-    report = json.loads(report_path.read_text())
     outputs = []
     for index in range(count):
-        if index < len(report) and report[index] is not None:
-            kind, text = report[index]
-            is_stub = kind == "NotImplementedError"
-            error = NotImplementedError(text) if is_stub else _RaisedInKernel(kind, text)
-            outputs.append(error)
-        else:
-            outputs.append(np.load(folder / f"{index}.npy", allow_pickle=False))
+        entry = report[index] if index < len(report) else ["missing"]
+        try:
+            if entry is None:
+                path = folder / f"{index}.npy"
+                if not _plain(path):
+                    raise ValueError("it is not a plain file")
+                if path.stat().st_size > MAX_OUTPUT_BYTES:
+                    raise ValueError(f"larger than {MAX_OUTPUT_BYTES // 2**20} MiB")
+                outputs.append(np.load(path, allow_pickle=False))
+            elif entry[0] == "raised":
+                kind, text = str(entry[1]), str(entry[2])
+                outputs.append(
+                    NotImplementedError(text)
+                    if kind == "NotImplementedError"
+                    else _RaisedInKernel(kind, text)
+                )
+            elif entry[0] == "returned":
+                outputs.append(Returned(str(entry[1])))
+            else:  # "interrupted" or "missing": the task's time ran out first
+                outputs.append(None)
+        except Exception as error:  # a file the kernel broke or swapped: this case only
+            outputs.append(_RaisedInKernel("an unreadable result", f"its output could not be read ({error})"))
     return outputs
 
 
-def grade_notebook(path, timeout=120, extra_tests=None, backend=None, seed=None, registry=None):
+def grade_notebook(
+    path,
+    timeout=120,
+    extra_tests=None,
+    backend=None,
+    seed=None,
+    registry=None,
+    limits=None,
+    use_sandbox=True,
+):
     """Grades one notebook; returns the dict that `--json` writes.
 
-    The notebook is graded on the tasks of its lesson (the two digits its name
-    starts with) in `registry`. To grade a batch with hidden tests, load them once
-    with `registry = load_extra_tests(folder)` and pass `registry=registry` for
-    each notebook; `extra_tests=folder` does the same for one notebook.
+    The notebook is graded on the tasks of its lesson (its metadata's, else the two
+    digits its name starts with) in `registry`. To grade a batch with hidden tests,
+    load them once with `registry = load_extra_tests(folder)` and pass
+    `registry=registry` for each notebook; `extra_tests=folder` does the same for one.
 
     Args:
         path: the learner's notebook (never modified: a copy is executed).
-        timeout: seconds allowed for each cell, and for each task's check.
-        extra_tests: a folder of hidden tests, added to a copy of `registry`
-            (see `load_extra_tests`).
+        timeout: seconds allowed for each cell, and for each task (all its cases).
+        extra_tests: a folder of hidden tests, added to a copy of `registry`.
         backend: `KERAS_BACKEND` for the kernel (default: this process's, else jax).
-        seed: seed for the drawn inputs (default: fresh randomness every time).
+        seed: seed for the drawn inputs (default: fresh randomness every time); the
+            same seed draws the same inputs, so a grade can be reproduced.
         registry: the `Registry` of tasks (default: a new `default_registry()`).
+        limits: the sandbox's `Limits` (default: `Limits()`: 600 s for the notebook).
+        use_sandbox: `False` runs the notebook without the sandbox: only for
+            notebooks you trust (then nothing below holds).
 
     Returns:
-        `{"notebook", "score", "max_score", "tasks": [{"name", "points", "max_points",
-        "passed", "message"}], "errors": [...]}`.
+        `{"notebook", "lesson", "score", "max_score", "graded", "tasks": [{"name",
+        "points", "max_points", "passed", "message"}], "errors": [...]}`; `graded` is
+        False when the notebook could not be graded at all.
+
+    Raises:
+        SandboxUnavailable: `use_sandbox` and no working bwrap; the message says how
+            to install it.
     """
     path = Path(path)
     registry = default_registry() if registry is None else registry
     if extra_tests:
         registry = load_extra_tests(extra_tests, registry)
-    lesson = lesson_of(path)
-    tasks = registry.tasks_for(lesson) if lesson else []
-    report = {
-        "notebook": str(path),
-        "score": 0,
-        "max_score": sum(task.points for task in tasks),
-        "tasks": [],
-        "errors": [],
-    }
-
-    def fail_all(message):
-        report["tasks"] = [
-            dataclasses.asdict(Result(task.name, 0, task.points, False, message)) for task in tasks
-        ]
-        return report
-
-    if not tasks:
-        report["errors"].append(
-            f"No graded tasks for {path.name}: the name must start with a lesson "
-            "number that has an exercise (e.g. 02_positional_encoding.ipynb)."
-        )
-        return report
+    limits = Limits() if limits is None else limits
+    report = {"notebook": str(path), "lesson": None, "score": 0, "max_score": 0, "graded": False}
+    report.update(tasks=[], errors=[])
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # not JSON, not a notebook: the same for the learner
-        report["errors"].append(f"not a readable notebook: {type(error).__name__}: {error}")
-        return fail_all("the notebook could not be read, so nothing could be graded")
+        notebook = None
+        report["errors"].append(f"not a readable notebook: {type(error).__name__}: {str(error)[:200]}")
+    lesson = lesson_of(path, notebook)
+    tasks = registry.tasks_for(lesson) if lesson else []
+    report.update(lesson=lesson, max_score=sum(task.points for task in tasks))
+    if not tasks:
+        report["errors"].append(
+            f"No graded tasks for {path.name}: neither its metadata (keraskit.lesson) nor its name "
+            "gives a lesson that has an exercise (e.g. 02_positional_encoding.ipynb)."
+        )
+        return report
+    if notebook is None:
+        report["tasks"] = [
+            _result(task, "the notebook could not be read, so nothing could be graded") for task in tasks
+        ]
+        return report
+    if use_sandbox:
+        sandbox.check_available()
 
+    drawn = draw_cases(tasks, seed)  # drawn here, before anything of the notebook runs
     work = Path(tempfile.mkdtemp(prefix="keraskit-grade-"))
     try:
-        return _grade_in_kernel(notebook, path, work, tasks, timeout, backend, seed, report)
+        finished = _run(notebook, drawn, work, timeout, backend, limits, use_sandbox)
+        # From here on the sandbox and all its processes are gone: read what they left.
+        status = _read_json(work / "status.json", {})
+        status = status if isinstance(status, dict) else {}
+        report["errors"] += [str(note)[:300] for note in status.get("notes", [])][:50]
+        if not finished:
+            report["errors"].append(f"the notebook used all of its {limits.seconds:g} s and was stopped")
+        outcomes = status.get("tasks", {}) if isinstance(status.get("tasks"), dict) else {}
+        results = [
+            _grade_task(task, cases, work / task.name, outcomes.get(task.name), timeout, finished, limits)
+            for task, cases in drawn
+        ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _grade_in_kernel(notebook, path, work, tasks, timeout, backend, seed, report):
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=backend or os.environ.get("KERAS_BACKEND", "jax"),
-        TF_CPP_MIN_LOG_LEVEL="3",
-        MPLBACKEND="Agg",
-    )
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        resources={"metadata": {"path": str(work)}},
-    )
-    rng = np.random.default_rng(seed)
-    results = []
-    with client.setup_kernel(env=env):
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                client.execute_cell(cell, index)
-            except CellTimeoutError:
-                report["errors"].append(f"cell {index} ran longer than {timeout:g} s and was stopped")
-            except DeadKernelError:
-                report["errors"].append(f"the kernel died in cell {index}")
-                break
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    message = f"cell {index} raised {output['ename']}: {output['evalue']}"
-                    if output["ename"] == "KeyboardInterrupt":  # nbclient interrupts on timeout
-                        message = f"cell {index} ran longer than {timeout:g} s and was stopped"
-                    report["errors"].append(message[:300])
-        for task in tasks:
-            results.append(_grade_task(client, task, work, rng, timeout))
     report["tasks"] = [dataclasses.asdict(result) for result in results]
     report["score"] = sum(result.points for result in results)
+    report["graded"] = True
     return report
 
 
-def _grade_task(client, task, work, rng, timeout):
-    folder = work / task.name
-    folder.mkdir()
-    cases = task.cases(rng)
-    _encode_cases(cases, folder)
-    code = CALL_CELL.format(
-        inputs=str(folder / "inputs.npz"), spec=str(folder / "spec.json"), outputs=str(folder), name=task.name
+def _result(task, message):
+    return dataclasses.asdict(Result(task.name, 0, task.points, False, message))
+
+
+def _run(notebook, drawn, work, timeout, backend, limits, use_sandbox):
+    """Writes the job into `work` and runs it; True if it finished within `limits.seconds`."""
+    for task, cases in drawn:
+        (work / task.name).mkdir()
+        _encode_cases(cases, work / task.name)
+    nbformat.write(notebook, work / "notebook.ipynb")
+    (work / "job.json").write_text(
+        json.dumps({"timeout": timeout, "tasks": [task.name for task, _ in drawn]})
     )
-    cell = nbformat.v4.new_code_cell(code)
-    client.nb.cells.append(cell)  # nbclient records outputs by the cell's index
+    environment = {
+        "KERAS_BACKEND": backend or os.environ.get("KERAS_BACKEND", "jax"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    private = Path(
+        tempfile.mkdtemp(prefix="keraskit-sandbox-")
+    )  # the stub and the log: outside the sandbox's reach
     try:
-        client.execute_cell(cell, len(client.nb.cells) - 1)
-    except CellTimeoutError:
+        if use_sandbox:
+            arguments = sandbox.command(work, sandbox.write_stub(private / "stub"), environment)
+        else:
+            environment = {**os.environ, **environment}
+            arguments = ["env", *[f"{key}={value}" for key, value in environment.items()]]
+            arguments += [sys.executable, str(Path(__file__).with_name("runner.py")), str(work)]
+        return sandbox.run(arguments, limits, private / "log.txt")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _grade_task(task, cases, folder, outcome, timeout, finished, limits):
+    """Grades one task from the files the sandbox left; anything odd costs this task only."""
+    outcome = outcome if isinstance(outcome, dict) else {}
+    too_slow = f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)"
+    if outcome.get("outcome") == "killed":
+        return Result(
+            task.name, 0, task.points, False, too_slow + "; it ignored the interrupt and was stopped"
+        )
+    if outcome.get("outcome") == "interrupted":  # even if it caught the interrupt and returned after
+        return Result(task.name, 0, task.points, False, too_slow)
+    if outcome.get("outcome") == "dead":
         return Result(
             task.name,
             0,
             task.points,
             False,
-            f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)",
+            f"the kernel died while running `{task.name}` (it exited, crashed or ran out of memory)",
         )
-    except (DeadKernelError, CellExecutionError) as error:
-        return Result(task.name, 0, task.points, False, f"could not run `{task.name}`: {error}"[:300])
     outputs = _read_outputs(folder, len(cases))
     if outputs is None:
-        return Result(
-            task.name,
-            0,
-            task.points,
-            False,
-            f"`{task.name}` could not be called (the kernel did not report back)",
-        )
-    if any(isinstance(output, _RaisedInKernel) and output.kind == "KeyboardInterrupt" for output in outputs):
-        return Result(
-            task.name,
-            0,
-            task.points,
-            False,
-            f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)",
-        )
-    if isinstance(outputs[0], _RaisedInKernel) and outputs[0].kind == "NameError":
+        if not finished:
+            why = f"not graded: the notebook used all of its {limits.seconds:g} s before this task ran"
+        else:
+            why = f"`{task.name}` could not be called (the kernel did not report back)"
+        return Result(task.name, 0, task.points, False, why)
+    if any(output is None for output in outputs):
+        return Result(task.name, 0, task.points, False, too_slow)
+    first = outputs[0]
+    if (
+        isinstance(first, _RaisedInKernel)
+        and first.kind == "NameError"
+        and first.text.startswith("no function")
+    ):
         return Result(
             task.name, 0, task.points, False, f"no function named `{task.name}` is defined in the notebook"
         )
-    return task.grade_outputs(cases, outputs)
+    try:
+        return task.grade_outputs(cases, outputs)
+    except Exception as error:  # a result the comparison cannot handle: explained, this task only
+        return Result(
+            task.name,
+            0,
+            task.points,
+            False,
+            f"the result could not be compared: {type(error).__name__}: {error}"[:300],
+        )

@@ -65,6 +65,37 @@ class Result:
     message: str
 
 
+@dataclasses.dataclass
+class Returned:
+    """Stands for a result that is not an array of numbers: what the function returned instead.
+
+    Args:
+        kind: the type's name, e.g. `"NoneType"` or `"dict"`.
+
+    Example:
+
+    >>> Returned("NoneType").kind
+    'NoneType'
+    """
+
+    kind: str
+
+
+def _kind_problem(received):
+    """Why an array cannot be compared with numbers (complex, structured, text), or None."""
+    if received.dtype.names:
+        fields = ", ".join(received.dtype.names)
+        return f"expected an array of numbers, received a structured array (fields {fields})."
+    if np.issubdtype(received.dtype, np.complexfloating):
+        return (
+            f"expected real numbers, received complex numbers ({received.dtype}); "
+            "the imaginary part is not dropped: return a real array."
+        )
+    if not (np.issubdtype(received.dtype, np.number) or received.dtype == bool):
+        return f"expected numbers, received an array of {received.dtype}."
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
     """One graded function of an exercise: how to draw its inputs and what it must return.
@@ -142,10 +173,20 @@ class Task:
             kind = getattr(output, "kind", type(output).__name__)  # errors from a kernel keep their name
             return f"your function raised {kind}: {output}."
         expected = np.asarray(self.reference(*case.args, **case.kwargs))
+        if output is None or isinstance(output, Returned) and output.kind == "NoneType":
+            shape = expected.shape
+            return f"expected an array of shape {shape}, your function returned None (a missing `return`?)."
+        if isinstance(output, Returned):
+            return f"expected an array of shape {expected.shape}, your function returned {output.kind}."
         try:
             received = np.asarray(output)
         except Exception:  # e.g. a ragged list
             return f"expected an array of shape {expected.shape}, received {type(output).__name__}."
+        if received.dtype.hasobject:
+            return f"expected an array of shape {expected.shape}, received an array of Python objects."
+        problem = _kind_problem(received)
+        if problem:
+            return problem
         if received.shape != expected.shape:
             return f"expected shape {expected.shape}, received shape {received.shape}."
         if self.exact or expected.dtype == bool:
@@ -157,8 +198,6 @@ class Task:
                     f"expected {expected[index].item()!r}, received {received[index].item()!r}."
                 )
             return None
-        if not np.issubdtype(received.dtype, np.number) and received.dtype != bool:
-            return f"expected numbers, received an array of {received.dtype}."
         received = received.astype("float64")
         if not np.isfinite(received).all() and np.isfinite(expected).all():
             index = tuple(int(i) for i in np.argwhere(~np.isfinite(received))[0])

@@ -50,7 +50,15 @@ TASKS = (
         LESSON,
         "sincos_2d_encoding",
         2,
-        cases=lambda rng: [Case((3, 4, 8), "a 3x4 grid, dim 8"), Case((2, 2, 16), "a 2x2 grid, dim 16")],
+        cases=lambda rng: [
+            Case((3, 4, 8), "a 3x4 grid, dim 8"),
+            Case((2, 2, 16), "a 2x2 grid, dim 16"),
+            # Drawn when grading, so a table of the fixed cases' answers earns nothing.
+            Case(
+                (int(rng.integers(2, 7)), int(rng.integers(2, 7)), 4 * int(rng.integers(1, 9))),
+                "a random grid and dim",
+            ),
+        ],
         reference=_sincos_2d_reference,
         hint="half the channels encode the row, half the column, each with the 1D sinusoidal encoding "
         "of dim/2 channels (sines in the first half of each, cosines in the second); the patch at "

@@ -29,12 +29,14 @@ def _attention_cases(rng):
     padding[0, :, 3:] = False
     fully = padding.copy()
     fully[1, 2, :] = False
+    # The causal case uses its own queries and keys (not q = k), so a transposed mask (each
+    # query seeing the future instead of the past) or an ignored one changes every row but the last.
     causal = np.tril(np.ones((tq, tq), bool))[None].repeat(b, 0)
-    q2 = normal(rng, b, tq, d) * 4
+    q2, k2 = normal(rng, b, tq, d), normal(rng, b, tq, d)
     return [
         Case((q, k, v), "no mask"),
         Case((q, k, v), "padding mask (last 2 keys of example 0 hidden)", {"mask": padding}),
-        Case((q2, q2, normal(rng, b, tq, 6)), "causal mask", {"mask": causal}),
+        Case((q2, k2, normal(rng, b, tq, 6)), "causal mask", {"mask": causal}),
         Case((q, k, v), "a fully masked row (query 2 of example 1 sees no key)", {"mask": fully}),
     ]
 

@@ -68,6 +68,11 @@ TASKS = (
             Case(((224, 224), 16, 3), "224x224 RGB, 16x16 patches"),
             Case(((28, 28), 7, 1), "28x28 grey, 7x7 patches"),
             Case(((32, 48), 8, 3), "32x48, 8x8 patches"),
+            # Drawn when grading, so a table of the fixed cases' answers earns nothing.
+            Case(
+                ((int(rng.integers(8, 400)), int(rng.integers(8, 400))), int(rng.integers(2, 33)), 3),
+                "a random image size and patch size",
+            ),
         ],
         reference=_patch_counts_reference,
         hint="return [number of patches, values per patch]: (H/p)(W/p) and p*p*C.",

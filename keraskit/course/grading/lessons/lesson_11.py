@@ -63,6 +63,8 @@ TASKS = (
         cases=lambda rng: [
             Case((197, 768, 12, 3072), "ViT-B/16's blocks"),
             Case((17, 64, 4, 128), "a small ViT"),
+            # Drawn when grading, so a table of the fixed cases' answers earns nothing.
+            Case(tuple(int(n) for n in rng.integers([2, 8, 1, 8], [600, 1024, 25, 4096])), "a random ViT"),
         ],
         reference=_training_flops_reference,
         hint="multiply-adds per block: 4 T D^2 (q, k, v, output projections) + 2 T^2 D (scores and "
