@@ -333,6 +333,27 @@ def test_the_whole_notebook_has_a_time_limit_and_the_sandbox_can_be_skipped_know
     assert report["score"] == 0 and "used all of its 10 s" in report["errors"][-1]
     assert report["tasks"][0]["message"].startswith("not graded: the notebook used all of its 10 s")
 
+    # A fork bomb meets the process limit (RLIMIT_NPROC; a pids cgroup when grading as root).
+    bomb = """
+import subprocess
+started = []
+try:
+    for _ in range(300):
+        started.append(subprocess.Popen(["sleep", "30"]))
+except OSError:
+    pass
+for process in started:  # let them go, so the task below runs as it would without the bomb
+    process.kill()
+    process.wait()
+raise RuntimeError(f"probe processes: started {len(started)}")
+"""
+    path = notebook(tmp_path / "erin.ipynb", [bomb, "def add_one(x):\n    return x + 1"], lesson="99")
+    report = grade_notebook(
+        path, timeout=60, registry=registry, limits=Limits(processes=100), backend=BACKEND
+    )
+    started = int(re.search(r"probe processes: started (\d+)", " ".join(report["errors"])).group(1))
+    assert started < 100 and report["score"] == 1, json.dumps(report, indent=1)
+
     honest = notebook(tmp_path / "dave.ipynb", ["def add_one(x):\n    return x + 1"], lesson="99")
     assert (
         grade_notebook(honest, timeout=60, registry=registry, use_sandbox=False, backend=BACKEND)["score"]

@@ -28,6 +28,8 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 from pathlib import Path
 
 INSTALL_HINT = (
@@ -85,8 +87,8 @@ class Limits:
             reserve several GiB of address space without using it).
         seconds: total wall time for the whole notebook (cells and tasks); the CPU time
             per process is limited to this many seconds on every core.
-        processes: processes and threads the sandbox's user may run (Linux does not
-            apply this limit to root: grade as an unprivileged user to have it).
+        processes: processes and threads the sandbox's user may run (RLIMIT_NPROC;
+            as root, which that limit exempts, a pids cgroup where one can be made).
         file_mb: the largest file the notebook may write, in MiB.
     """
 
@@ -111,21 +113,60 @@ class Limits:
             "RLIMIT_NPROC": self.processes,
         }
 
-    def wrap(self, arguments):
+    def wrap(self, arguments, cgroup=None):
         """`arguments` prefixed with a Python one-liner that sets the limits, then execs them.
 
         Not a `preexec_fn`: forking a multithreaded grader (JAX, TensorFlow) to run Python
-        before exec can deadlock; this sets them in a fresh process instead.
+        before exec can deadlock; this sets them in a fresh process instead. With
+        `cgroup` (a folder from `pids_cgroup`), the process joins it first.
         """
+        join = (
+            f"open({str(Path(cgroup) / 'cgroup.procs')!r}, 'w').write(str(os.getpid()))\n" if cgroup else ""
+        )
         code = (
-            "import os, resource, sys\n"
-            f"for name, value in {self.rlimits()!r}.items():\n"
+            "import os, resource, sys\n" + join + f"for name, value in {self.rlimits()!r}.items():\n"
             "    hard = resource.getrlimit(getattr(resource, name))[1]\n"
             "    value = value if hard == resource.RLIM_INFINITY else min(value, hard)\n"
             "    resource.setrlimit(getattr(resource, name), (value, value))\n"
             "os.execvp(sys.argv[1], sys.argv[1:])\n"
         )
         return [sys.executable, "-c", code, *arguments]
+
+
+def pids_cgroup(limit):
+    """A new cgroup that caps its processes and threads at `limit`, or None where none can be made.
+
+    Linux does not apply RLIMIT_NPROC to root, so when the grader runs as root the
+    sandbox joins a `pids` cgroup instead (cgroup v1 `/sys/fs/cgroup/pids`, or v2 with
+    the pids controller). Remove it with `remove_cgroup` once the sandbox is gone.
+    """
+    if os.geteuid() != 0:
+        return None
+    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+        try:
+            if base.name != "pids" and "pids" not in (base / "cgroup.subtree_control").read_text():
+                continue
+            folder = Path(tempfile.mkdtemp(prefix="keraskit-grade-", dir=base))
+        except OSError:
+            continue
+        try:
+            (folder / "pids.max").write_text(str(limit))
+            return folder
+        except OSError:
+            remove_cgroup(folder)
+    return None
+
+
+def remove_cgroup(folder):
+    """Removes a cgroup made by `pids_cgroup` (empty once the sandbox's processes are gone)."""
+    for _ in range(50):  # the kernel may take a moment to reap the last process
+        try:
+            os.rmdir(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 def bwrap_path():
@@ -226,9 +267,18 @@ def run(arguments, limits, log):
     Returns `True` if it finished in time, `False` if it was killed. When it returns,
     no process of it is left: the sandbox's PID namespace dies with its first process.
     """
+    cgroup = pids_cgroup(limits.processes)
+    try:
+        return _run(arguments, limits, log, cgroup)
+    finally:
+        if cgroup:
+            remove_cgroup(cgroup)
+
+
+def _run(arguments, limits, log, cgroup):
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            limits.wrap(arguments),
+            limits.wrap(arguments, cgroup),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=output,
