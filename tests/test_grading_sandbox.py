@@ -333,7 +333,8 @@ def test_the_whole_notebook_has_a_time_limit_and_the_sandbox_can_be_skipped_know
     assert report["score"] == 0 and "used all of its 10 s" in report["errors"][-1]
     assert report["tasks"][0]["message"].startswith("not graded: the notebook used all of its 10 s")
 
-    # A fork bomb meets the process limit (RLIMIT_NPROC; a pids cgroup when grading as root).
+    # A fork bomb meets the process limit (RLIMIT_NPROC; a pids cgroup when grading as root), and
+    # 8 GiB meet the memory limit.
     bomb = """
 import subprocess
 started = []
@@ -347,12 +348,13 @@ for process in started:  # let them go, so the task below runs as it would witho
     process.wait()
 raise RuntimeError(f"probe processes: started {len(started)}")
 """
-    path = notebook(tmp_path / "erin.ipynb", [bomb, "def add_one(x):\n    return x + 1"], lesson="99")
-    report = grade_notebook(
-        path, timeout=60, registry=registry, limits=Limits(processes=100), backend=BACKEND
-    )
+    cells = [bomb, "memory = bytearray(8 * 2**30)", "def add_one(x):\n    return x + 1"]
+    path = notebook(tmp_path / "erin.ipynb", cells, lesson="99")
+    limits = Limits(processes=100, memory_gb=4)
+    report = grade_notebook(path, timeout=60, registry=registry, limits=limits, backend=BACKEND)
     started = int(re.search(r"probe processes: started (\d+)", " ".join(report["errors"])).group(1))
     assert started < 100 and report["score"] == 1, json.dumps(report, indent=1)
+    assert "cell 1 raised MemoryError" in report["errors"][1]
 
     honest = notebook(tmp_path / "dave.ipynb", ["def add_one(x):\n    return x + 1"], lesson="99")
     assert (
