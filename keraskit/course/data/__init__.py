@@ -10,9 +10,9 @@ from keraskit.course.data.files import (
     keras_datasets_folders,
 )
 from keraskit.course.data.images import IMAGE_DATASETS, load_images
-from keraskit.course.data.sentiment import load_imdb, synthetic_reviews
+from keraskit.course.data.sentiment import load_imdb, opinion_pairs, review_splits, synthetic_reviews
 from keraskit.course.data.synthetic import SHAPE_NAMES, synthetic_shapes
-from keraskit.course.data.translation import TranslationData, number_translation
+from keraskit.course.data.translation import TranslationData, number_translation, translation_data
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -35,8 +35,11 @@ __all__ = [
     "load_fashion_mnist",
     "load_imdb",
     "number_translation",
+    "opinion_pairs",
+    "review_splits",
     "synthetic_reviews",
     "synthetic_shapes",
     "tokenize",
     "toy_corpus",
+    "translation_data",
 ]
