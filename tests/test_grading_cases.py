@@ -2,6 +2,8 @@
 wrong mask cannot pass, one message per kind of wrong result, reproducible seeds, the lesson from
 the notebook's metadata, the feedback report, and what the sandbox mounts."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -202,6 +204,14 @@ def test_the_sandbox_mounts_the_environment_but_not_the_repository_or_the_refere
         assert flag in arguments
     assert arguments[arguments.index("--cap-drop") + 1] == "ALL"
     assert "/etc" not in mounted  # only the few files of /etc Python needs
+    # The private /tmp comes before the environment and the package: mounted after them, it
+    # would hide a checkout or a virtual environment that lives under /tmp.
+    first_environment_bind = min(
+        i
+        for i, word in enumerate(arguments)
+        if word == "--ro-bind" and arguments[i + 1] in (str(package), sys.prefix)
+    )
+    assert arguments.index("--tmpfs") < first_environment_bind
 
 
 def test_outputs_left_as_links_or_fifos_are_refused_without_reading_them(tmp_path):

@@ -238,6 +238,9 @@ def command(work, stub, environment):
         "/usr",
         "/usr",
     ]
+    # The private /tmp first: the binds below go on top of it, so an environment or a package
+    # that lives under /tmp (a checkout in /tmp, say) stays visible.
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for name in ("bin", "lib", "lib64", "lib32", "sbin"):
         path = Path("/") / name
         if path.is_symlink():
@@ -251,7 +254,6 @@ def command(work, stub, environment):
     arguments += ["--ro-bind", str(package), str(package)]
     arguments += ["--ro-bind", str(stub), str(package / "course" / "grading")]
     arguments += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     arguments += ["--bind", str(work), "/grading", "--chdir", "/grading"]
     environment = {"HOME": "/grading", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", **environment}
     for key, value in environment.items():
