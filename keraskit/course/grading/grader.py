@@ -266,8 +266,13 @@ def grade_notebook(
     return report
 
 
+def _zero(task, message):
+    """The result of a task that earned nothing, with the message that says why."""
+    return Result(task.name, 0, task.points, False, message)
+
+
 def _result(task, message):
-    return dataclasses.asdict(Result(task.name, 0, task.points, False, message))
+    return dataclasses.asdict(_zero(task, message))
 
 
 def _run(notebook, drawn, work, timeout, backend, limits, use_sandbox):
@@ -285,9 +290,8 @@ def _run(notebook, drawn, work, timeout, backend, limits, use_sandbox):
         "MPLBACKEND": "Agg",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    private = Path(
-        tempfile.mkdtemp(prefix="keraskit-sandbox-")
-    )  # the stub and the log: outside the sandbox's reach
+    # The stub and the log live outside the sandbox's reach.
+    private = Path(tempfile.mkdtemp(prefix="keraskit-sandbox-"))
     try:
         if use_sandbox:
             arguments = sandbox.command(work, sandbox.write_stub(private / "stub"), environment)
@@ -305,18 +309,12 @@ def _grade_task(task, cases, folder, outcome, timeout, finished, limits):
     outcome = outcome if isinstance(outcome, dict) else {}
     too_slow = f"`{task.name}` did not finish within {timeout:g} s (an endless loop?)"
     if outcome.get("outcome") == "killed":
-        return Result(
-            task.name, 0, task.points, False, too_slow + "; it ignored the interrupt and was stopped"
-        )
+        return _zero(task, too_slow + "; it ignored the interrupt and was stopped")
     if outcome.get("outcome") == "interrupted":  # even if it caught the interrupt and returned after
-        return Result(task.name, 0, task.points, False, too_slow)
+        return _zero(task, too_slow)
     if outcome.get("outcome") == "dead":
-        return Result(
-            task.name,
-            0,
-            task.points,
-            False,
-            f"the kernel died while running `{task.name}` (it exited, crashed or ran out of memory)",
+        return _zero(
+            task, f"the kernel died while running `{task.name}` (it exited, crashed or ran out of memory)"
         )
     outputs = _read_outputs(folder, len(cases))
     if outputs is None:
@@ -324,18 +322,16 @@ def _grade_task(task, cases, folder, outcome, timeout, finished, limits):
             why = f"not graded: the notebook used all of its {limits.seconds:g} s before this task ran"
         else:
             why = f"`{task.name}` could not be called (the kernel did not report back)"
-        return Result(task.name, 0, task.points, False, why)
+        return _zero(task, why)
     if any(output is None for output in outputs):
-        return Result(task.name, 0, task.points, False, too_slow)
+        return _zero(task, too_slow)
     first = outputs[0]
     if (
         isinstance(first, _RaisedInKernel)
         and first.kind == "NameError"
         and first.text.startswith("no function")
     ):
-        return Result(
-            task.name, 0, task.points, False, f"no function named `{task.name}` is defined in the notebook"
-        )
+        return _zero(task, f"no function named `{task.name}` is defined in the notebook")
     try:
         return task.grade_outputs(cases, outputs)
     except Exception as error:  # a result the comparison cannot handle: explained, this task only
