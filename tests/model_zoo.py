@@ -31,6 +31,8 @@ def build_zoo():
 
     x = keras.Input((8, 12, 3))
     zoo["Patches"] = (_model(x, layers.Patches((4, 6))(x)), _inputs(0, (8, 12, 3)))
+    x = keras.Input((8, 12, 3))
+    zoo["Patches-shifted"] = (_model(x, layers.Patches((4, 6), shifted=True)(x)), _inputs(0, (8, 12, 3)))
     x = keras.Input((8, 8, 3))
     zoo["PatchEmbedding"] = (_model(x, layers.PatchEmbedding(4, 16)(x)), _inputs(1, (8, 8, 3)))
     x = keras.Input((16, 12))

@@ -8,7 +8,7 @@ from reference import softmax
 from weights import attention_weights
 
 from keraskit.course.data import synthetic_shapes
-from keraskit.layers import TransformerBlock
+from keraskit.layers import Patches, TransformerBlock
 from keraskit.models import (
     attention_maps,
     attention_rollout,
@@ -91,6 +91,23 @@ def test_vit_without_positions_sees_a_set_of_patches(rng):
         assert np.allclose(before, after, atol=1e-5) == invariant, position
     encoder = tiny_vit(position="none").get_layer("patch_encoder")
     assert [weight.name for weight in encoder.weights if "position" in weight.name] == []
+
+
+def test_vit_with_shifted_patches_projects_five_views_of_each_patch(rng, tmp_path):
+    # Only the patch projection changes: 5 x (4 * 4 * 3) inputs per token instead of 48.
+    plain, shifted = tiny_vit(), tiny_vit(shifted_patches=True)
+    kernel = shifted.get_layer("patch_encoder").projection.kernel
+    assert tuple(kernel.shape) == (5 * 48, plain.get_layer("patch_encoder").projection.kernel.shape[1])
+    assert shifted.count_params() - plain.count_params() == 4 * 48 * kernel.shape[1]
+    # The tokens it projects are the layer's shifted patches, and the model saves and loads.
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    patches = keras.ops.convert_to_numpy(shifted.get_layer("patches")(images))
+    np.testing.assert_array_equal(patches, keras.ops.convert_to_numpy(Patches(4, shifted=True)(images)))
+    shifted.save(tmp_path / "shifted.keras")
+    loaded = keras.models.load_model(tmp_path / "shifted.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(images)), keras.ops.convert_to_numpy(shifted(images)), atol=1e-6
+    )
 
 
 def test_drop_path_grows_linearly_with_depth():

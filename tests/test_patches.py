@@ -20,6 +20,42 @@ def test_patches_match_numpy_row_major_reference(rng, image_shape, patch_size):
     np.testing.assert_array_equal(got, reference_patches(images, ph, pw))
 
 
+def _shifted_reference(images, ph, pw):
+    """Shifted patches pixel by pixel: each pixel's value, then the values half a patch
+    away up-left, up-right, down-left and down-right (zero beyond the image)."""
+    batch, height, width, channels = images.shape
+    dy, dx = ph // 2, pw // 2
+    out = np.zeros((batch, (height // ph) * (width // pw), ph * pw * channels * 5), images.dtype)
+    for row in range(height):
+        for column in range(width):
+            token = (row // ph) * (width // pw) + column // pw
+            start = ((row % ph) * pw + column % pw) * channels * 5
+            for copy, (down, right) in enumerate([(0, 0), (-dy, -dx), (-dy, dx), (dy, -dx), (dy, dx)]):
+                r, c = row + down, column + right
+                if 0 <= r < height and 0 <= c < width:
+                    out[:, token, start + copy * channels : start + (copy + 1) * channels] = images[:, r, c]
+    return out
+
+
+@pytest.mark.parametrize("image_shape, patch_size", [((28, 28, 1), 7), ((12, 16, 2), (4, 8)), ((9, 9, 3), 3)])
+def test_shifted_patches_match_a_pixel_by_pixel_reference(rng, image_shape, patch_size):
+    images = rng.normal(size=(2, *image_shape)).astype("float32")
+    ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+    layer = Patches(patch_size, shifted=True)
+    got = to_numpy(layer(images))
+    np.testing.assert_array_equal(got, _shifted_reference(images, ph, pw))
+    assert tuple(layer.compute_output_shape((None, *image_shape))) == (None, *got.shape[1:])
+    # The first value of each pixel is the pixel itself: the unshifted patches, interleaved.
+    own = got.reshape(*got.shape[:2], ph * pw, 5, image_shape[-1])[..., 0, :]
+    own = own.reshape(got.shape[0], got.shape[1], -1)
+    np.testing.assert_array_equal(own, reference_patches(images, ph, pw))
+
+
+def test_shifted_must_be_a_bool():
+    with pytest.raises(ValueError, match="shifted=1"):
+        Patches(4, shifted=1)
+
+
 def test_patches_symbolic_batch_and_output_shape():
     inputs = keras.Input((24, 36, 3))
     outputs = Patches((6, 4))(inputs)

@@ -35,11 +35,22 @@ class Patches(keras.layers.Layer):
     patch's pixels row by row, with the channels of a pixel together, so
     `Patches` is a pure reshape: no weights, nothing learned.
 
+    With `shifted=True` each token also carries what lies around its patch:
+    the image is stacked with four copies of itself moved diagonally by half a
+    patch (up-left, up-right, down-left, down-right; zeros fill the border)
+    before it is cut, so every pixel brings five values, its own first. This is
+    the input side of Shifted Patch Tokenization (Lee et al., 2021, "Vision
+    Transformer for Small-Size Datasets"): each token sees past its patch's
+    border, so neighbouring tokens share pixels, a locality a plain ViT has
+    to learn from data.
+
     Args:
         patch_size: int or `(patch_height, patch_width)`.
         channels: optional number of channels the images must have; a model
             built for grey images then rejects colour ones with a clear message
             (`vit()` sets it). None accepts any.
+        shifted: add the four diagonally shifted copies (see above); tokens are
+            then five times as long.
         **kwargs: standard `keras.layers.Layer` arguments (`name`, `dtype`).
 
     Call arguments:
@@ -47,7 +58,8 @@ class Patches(keras.layers.Layer):
             width must be multiples of the patch height and width.
 
     Returns:
-        Tensor of shape `(batch, num_patches, patch_height * patch_width * channels)`.
+        Tensor of shape `(batch, num_patches, patch_height * patch_width * channels)`,
+        with `5 * channels` in place of `channels` when `shifted`.
 
     Example:
 
@@ -55,12 +67,21 @@ class Patches(keras.layers.Layer):
     >>> images = np.zeros((2, 32, 48, 3), dtype="float32")
     >>> tuple(Patches(16)(images).shape)
     (2, 6, 768)
+    >>> tuple(Patches(16, shifted=True)(images).shape)  # 768 values, 5 times
+    (2, 6, 3840)
     """
 
-    def __init__(self, patch_size, *, channels=None, **kwargs):
+    # The four copies of `shifted=True`, as the (rows, columns) direction of the pixel each
+    # copy brings: (-1, -1) puts at every pixel the one half a patch up and to the left.
+    DIAGONALS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
+
+    def __init__(self, patch_size, *, channels=None, shifted=False, **kwargs):
         super().__init__(**kwargs)
         self.patch_size = to_pair(patch_size, "patch_size")
         self.channels = None if channels is None else check_positive_int(channels, "channels")
+        if not isinstance(shifted, bool):
+            raise ValueError(f"`shifted` must be True or False. Received: shifted={shifted!r}")
+        self.shifted = shifted
 
     def _check_channels(self, shape):
         if self.channels is not None and shape[-1] is not None and shape[-1] != self.channels:
@@ -81,9 +102,23 @@ class Patches(keras.layers.Layer):
         _check_divisible(image_height, image_width, self.patch_size, "Patches")
         return image_height // self.patch_size[0], image_width // self.patch_size[1]
 
+    def with_shifted_copies(self, images):
+        """The images and their four diagonal shifts by half a patch, along the channels."""
+        down, right = self.patch_size[0] // 2, self.patch_size[1] // 2
+        height, width = ops.shape(images)[1], ops.shape(images)[2]
+        # Pad by the shift on every side; each copy is then a window of the padded image.
+        padded = ops.pad(images, [[0, 0], [down, down], [right, right], [0, 0]])
+        copies = [images]
+        for rows, columns in self.DIAGONALS:
+            top, left = down + rows * down, right + columns * right
+            copies.append(padded[:, top : top + height, left : left + width, :])
+        return ops.concatenate(copies, axis=-1)
+
     def call(self, images):
         check_rank(images.shape, 4, "images", "Patches", "(batch, height, width, channels)")
         self._check_channels(images.shape)
+        if self.shifted:
+            images = self.with_shifted_copies(images)
         patch_height, patch_width = self.patch_size
         _, height, width, channels = ops.shape(images)
         _check_divisible(height, width, self.patch_size, "Patches")
@@ -102,11 +137,12 @@ class Patches(keras.layers.Layer):
         num_patches = None
         if height is not None and width is not None:
             num_patches = (height // patch_height) * (width // patch_width)
-        return (batch, num_patches, patch_height * patch_width * channels)
+        copies = 5 if self.shifted else 1
+        return (batch, num_patches, patch_height * patch_width * channels * copies)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"patch_size": self.patch_size, "channels": self.channels})
+        config.update({"patch_size": self.patch_size, "channels": self.channels, "shifted": self.shifted})
         return config
 
 

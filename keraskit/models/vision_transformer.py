@@ -24,6 +24,7 @@ def vit(
     num_heads,
     intermediate_dim,
     channels=3,
+    shifted_patches=False,
     pooling="cls",
     position="learned",
     dropout=0.0,
@@ -53,6 +54,10 @@ def vit(
         num_heads: attention heads per block; must divide `hidden_dim`.
         intermediate_dim: hidden width of each block's MLP.
         channels: channels of the input images; other images are rejected.
+        shifted_patches: give each patch token the pixels half a patch beyond
+            its border too (`Patches(shifted=True)`, the input side of Shifted
+            Patch Tokenization, Lee et al. 2021): tokens five times as long, the
+            rest of the model unchanged.
         pooling: `"cls"` (read the class token) or `"gap"` (average the patch tokens).
         position: `"learned"`, `"sincos2d"` or `"none"` position information.
         dropout: dropout rate on activations: tokens, attention outputs, MLPs.
@@ -121,7 +126,8 @@ def vit(
         )
 
     images = keras.Input((height, width, channels), name="images")
-    patches = Patches((patch_height, patch_width), channels=channels, name="patches")(images)
+    patch = (patch_height, patch_width)
+    patches = Patches(patch, channels=channels, shifted=shifted_patches, name="patches")(images)
     grid = (height // patch_height, width // patch_width)
     x = PatchEncoder(
         hidden_dim,
