@@ -1,8 +1,18 @@
 """Shared fixtures. Each pytest process runs on one backend, set by KERAS_BACKEND."""
 
+import os
 from pathlib import Path
 
-import keras
+# Under pytest-xdist (`make test` runs two workers on two cores) every worker's backend,
+# and every notebook kernel it starts, would otherwise run one compute thread per core:
+# four busy threads on two cores. Oversubscribed, torch ran lessons 09 and 10 in smoke
+# mode in 34 s and 45 s; with one thread per worker, 15 s and 22 s (same two tests,
+# `pytest -n 2`). Set before Keras imports a backend; kernels inherit the environment.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+import keras  # noqa: E402
 import numpy as np
 import pytest
 
