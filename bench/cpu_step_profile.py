@@ -6,7 +6,13 @@ difference lies, for one batch of 256 images, in one process (both on PyTorch):
 
 - wall time of a forward pass, and of a forward and backward pass (medians);
 - the time PyTorch's operators themselves take (`torch.profiler`, self CPU
-  time summed over all operators) for forward and backward.
+  time summed over all operators) for forward and backward;
+- a whole training step (forward, loss, backward, AdamW) three ways, taking
+  turns over 5 rounds: keraskit through `model.fit`, keraskit in the loop a
+  PyTorch user writes (`torch.optim.AdamW` on the Keras model's weights), and
+  `transformers`' ViT in that same loop. The first two apart would put the gap
+  in `fit`'s machinery or Keras's AdamW; close together, in the model's own
+  forward and backward.
 
 Operator time close to equal with wall time far apart means the difference is
 Python overhead around the operators (Keras's layer calls), not the maths.
@@ -77,6 +83,54 @@ def layer_call_us(repeats=2000):
     return timings
 
 
+def whole_step_ms(rounds=5, steps=12):
+    """Milliseconds per training step (median over rounds): model.fit, and the plain PyTorch loop."""
+    rng = np.random.default_rng(0)
+    images = rng.random((BATCH * steps, 28, 28, 1), dtype="float32")
+    labels = rng.integers(0, SIZES["num_classes"], BATCH * steps)
+    fitted, looped = build()[0], build()[0]
+    fitted.compile(
+        optimizer=keras.optimizers.AdamW(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    peer = pytorch_peer()
+    loss = torch.nn.CrossEntropyLoss()
+    tensors = torch.from_numpy(images), torch.from_numpy(labels)
+    channels_first = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+
+    def torch_loop(forward, parameters):
+        optimizer = torch.optim.AdamW(parameters, lr=1e-3)
+
+        def run():
+            for index in range(steps):
+                batch = slice(index * BATCH, (index + 1) * BATCH)
+                optimizer.zero_grad()
+                loss(forward(batch), tensors[1][batch]).backward()
+                optimizer.step()
+
+        return run
+
+    runs = {
+        "keraskit, model.fit": lambda: fitted.fit(images, labels, batch_size=BATCH, verbose=0, shuffle=False),
+        "keraskit, PyTorch loop": torch_loop(
+            lambda batch: looped(tensors[0][batch], training=True),
+            [weight.value for weight in looped.trainable_weights],
+        ),
+        "transformers, PyTorch loop": torch_loop(
+            lambda batch: peer(pixel_values=channels_first[batch]).logits, peer.parameters()
+        ),
+    }
+    times = {name: [] for name in runs}
+    for run in runs.values():  # warm-up: the first fit builds its train function
+        run()
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(1e3 * (time.perf_counter() - start) / steps)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def main():
     labels = torch.zeros(BATCH, dtype=torch.long)
     loss = torch.nn.CrossEntropyLoss()
@@ -93,6 +147,10 @@ def main():
 
         print(f"| {name} | {wall_ms(no_grad_forward):.1f} | {wall_ms(training_step):.1f} | "
               f"{operator_ms(training_step):.1f} |")  # fmt: skip
+    print("\n| whole training step, batch 256 | ms per step (median of 5 rounds) |")
+    print("| --- | --- |")
+    for name, milliseconds in whole_step_ms().items():
+        print(f"| {name} | {milliseconds:.1f} |")
     timings = layer_call_us()
     print(f"\nKeras layer call on a (2, 4) input: Dense.__call__ {timings['__call__']:.0f} us, "
           f"its bare call {timings['call']:.0f} us")  # fmt: skip
