@@ -11,11 +11,11 @@ line with the validation accuracy after every epoch. The test set is never read.
 
 Keys (all optional): model ("vit", "mlp", "cnn"), epochs, batch, lr, standardise,
 position ("learned", "sincos2d", "none"), hidden_dim, num_layers, intermediate_dim,
-patch_size, spt (shifted copies of the image by this many pixels, stacked as channels:
-Shifted Patch Tokenization's input; 3 for 7x7 patches is what `Patches(7, shifted=True)`
-does), dropout, drop_path, weight_decay, ema (AdamW's moving average of the weights),
-flip, shift (augmentation), label_smoothing, threads (torch threads), seed. The backend
-comes from KERAS_BACKEND (default: torch, the course's on a CPU).
+patch_size, spt (shifted patches, `vit(shifted_patches=True)`: the image's copies shifted
+by half a patch, so the value must be patch_size // 2, e.g. 3 for 7x7 patches), dropout,
+drop_path, weight_decay, ema (AdamW's moving average of the weights), flip, shift
+(augmentation), label_smoothing, threads (torch threads), seed. The backend comes from
+KERAS_BACKEND (default: torch, the course's on a CPU).
 
 Lesson 09's choice of shifted patches, the two runs it quotes (validation after the
 last epoch: 0.8905 plain, 0.9012 shifted):
@@ -55,30 +55,24 @@ def build(plan):
         core = vit(image_size=28, num_classes=10, patch_size=plan.get("patch_size", 7),
                    hidden_dim=plan.get("hidden_dim", 64), num_layers=plan.get("num_layers", 4), num_heads=4,
                    intermediate_dim=plan.get("intermediate_dim", 128), pooling="gap",
-                   channels=5 if plan.get("spt") else 1, dropout=plan.get("dropout", 0.0),
+                   channels=1, shifted_patches=bool(plan.get("spt")), dropout=plan.get("dropout", 0.0),
                    drop_path=plan.get("drop_path", 0.0),
                    position=plan.get("position", "learned"))  # fmt: skip
-    if not (plan.get("flip") or plan.get("shift") or plan.get("spt")):
+    if not (plan.get("flip") or plan.get("shift")):
         return core
     images = keras.Input((28, 28, 1))
     x = keras.layers.RandomFlip("horizontal", seed=1)(images) if plan.get("flip") else images
     x = RandomShift(plan["shift"], seed=2)(x) if plan.get("shift") else x
-    x = shifted_copies(x, plan["spt"]) if plan.get("spt") else x
     return keras.Model(images, core(x))
-
-
-def shifted_copies(images, shift):
-    """The image and four copies moved diagonally by `shift` pixels, as channels (SPT, Lee et al. 2021)."""
-    padded = keras.ops.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
-    copies = [images]
-    for dy, dx in [(-1, -1), (-1, 1), (1, -1), (1, 1)]:
-        top, left = shift + dy * shift, shift + dx * shift
-        copies.append(padded[:, top : top + 28, left : left + 28, :])
-    return keras.ops.concatenate(copies, axis=-1)
 
 
 def main(plan):
     plan = {"model": "vit", "epochs": 10, "batch": 256, "lr": 5e-3, "seed": 0, **plan}
+    if plan.get("spt") and plan["spt"] != plan.get("patch_size", 7) // 2:
+        raise SystemExit(
+            f"spt must be half the patch size, {plan.get('patch_size', 7) // 2} (what Patches(shifted=True) "
+            f"shifts by). Received: spt={plan['spt']}"
+        )
     if "threads" in plan and keras.backend.backend() == "torch":
         import torch
 
