@@ -104,13 +104,13 @@ class Patches(keras.layers.Layer):
 
     def with_shifted_copies(self, images):
         """The images and their four diagonal shifts by half a patch, along the channels."""
-        down, right = self.patch_size[0] // 2, self.patch_size[1] // 2
+        row_shift, column_shift = self.patch_size[0] // 2, self.patch_size[1] // 2
         height, width = ops.shape(images)[1], ops.shape(images)[2]
         # Pad by the shift on every side; each copy is then a window of the padded image.
-        padded = ops.pad(images, [[0, 0], [down, down], [right, right], [0, 0]])
+        padded = ops.pad(images, [[0, 0], [row_shift, row_shift], [column_shift, column_shift], [0, 0]])
         copies = [images]
-        for rows, columns in self.DIAGONALS:
-            top, left = down + rows * down, right + columns * right
+        for row_step, column_step in self.DIAGONALS:
+            top, left = row_shift + row_step * row_shift, column_shift + column_step * column_shift
             copies.append(padded[:, top : top + height, left : left + width, :])
         return ops.concatenate(copies, axis=-1)
 
