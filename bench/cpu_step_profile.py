@@ -88,12 +88,12 @@ def whole_step_ms(rounds=5, steps=12):
     rng = np.random.default_rng(0)
     images = rng.random((BATCH * steps, 28, 28, 1), dtype="float32")
     labels = rng.integers(0, SIZES["num_classes"], BATCH * steps)
-    fitted, looped = build()[0], build()[0]
+    fitted, peer = build()
+    looped = build()[0]
     fitted.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    peer = pytorch_peer()
     loss = torch.nn.CrossEntropyLoss()
     tensors = torch.from_numpy(images), torch.from_numpy(labels)
     channels_first = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
