@@ -130,6 +130,7 @@ def test_drop_path_grows_linearly_with_depth():
         (dict(num_heads=5), r"`num_heads`=5 does not divide `hidden_dim`=32 .*\[1, 2, 4, 8, 16, 32\]"),
         (dict(intermediate_dim=-1), r"`intermediate_dim` must be an integer >= 1. .*intermediate_dim=-1"),
         (dict(channels=0), r"`channels` must be an integer >= 1. Received: channels=0"),
+        (dict(shifted_patches="yes"), r"`shifted_patches` must be True or False. .*shifted_patches='yes'"),
         (dict(pooling="max"), r"`pooling` must be one of \['cls', 'gap'\]. Received: pooling='max'"),
         (dict(position="rope"), r"`position` must be one of \['learned', 'sincos2d', 'none'\]"),
         (dict(position="sincos2d", hidden_dim=34, num_heads=2), r"divisible by 4.*hidden_dim=34"),

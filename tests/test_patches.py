@@ -71,6 +71,16 @@ def test_unpatchify_inverts_patches(rng):
     np.testing.assert_array_equal(to_numpy(restored), images)
 
 
+def test_unpatchify_of_shifted_patches_gives_the_image_then_its_shifted_copies(rng):
+    images = rng.normal(size=(2, 12, 8, 3)).astype("float32")
+    views = to_numpy(unpatchify(Patches(4, shifted=True)(images), (12, 8), 4))
+    assert views.shape == (2, 12, 8, 15)
+    np.testing.assert_array_equal(views[..., :3], images)
+    # The first copy holds, at each pixel, the pixel 2 rows up and 2 columns left (zeros beyond).
+    np.testing.assert_array_equal(views[:, 2:, 2:, 3:6], images[:, :-2, :-2])
+    np.testing.assert_array_equal(views[:, :2, :, 3:6], 0)
+
+
 def test_patch_embedding_equals_patches_then_dense_with_transferred_weights(rng):
     images = rng.normal(size=(2, 32, 48, 3)).astype("float32")
     conv_form = PatchEmbedding((8, 16), 24)

@@ -150,7 +150,9 @@ def unpatchify(patches, image_shape, patch_size):
     """Reassembles flattened patches into images: the inverse of `Patches`.
 
     Useful to draw what a model sees, or to turn per-patch predictions back into
-    a picture.
+    a picture. Tokens of `Patches(shifted=True)` come back as their five views
+    stacked along the channels, `(batch, height, width, 5 * channels)`: the image
+    first, then its four shifted copies (give `image_shape` as `(height, width)`).
 
     Args:
         patches: tensor of shape `(batch, num_patches, patch_height * patch_width * channels)`.

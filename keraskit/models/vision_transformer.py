@@ -111,6 +111,10 @@ def vit(
         layer_norm_epsilon=layer_norm_epsilon,
     )
     channels = check_positive_int(channels, "channels")
+    if not isinstance(shifted_patches, bool):  # a string such as "yes" would silently mean True
+        raise ValueError(
+            f"`shifted_patches` must be True or False. Received: shifted_patches={shifted_patches!r}"
+        )
     check_choice(pooling, ("cls", "gap"), "pooling")
     check_choice(position, POSITIONS, "position")
     if position == "sincos2d" and hidden_dim % 4:
