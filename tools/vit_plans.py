@@ -14,7 +14,10 @@ position ("learned", "sincos2d", "none"), hidden_dim, num_layers, intermediate_d
 patch_size, spt (shifted patches, `vit(shifted_patches=True)`: the image's copies shifted
 by half a patch, so the value must be patch_size // 2, e.g. 3 for 7x7 patches), dropout,
 drop_path, weight_decay, ema (AdamW's moving average of the weights), flip, shift
-(augmentation), label_smoothing, threads (torch threads), seed. The backend comes from
+(augmentation), label_smoothing, pooling ("gap", "cls"), distill (DeiT's hard distillation:
+the CNN baseline is trained first with the same plan and becomes the teacher of a ViT with a
+distillation token, `keraskit.training.HardDistillation`; the seconds include the teacher's),
+threads (torch threads), seed. The backend comes from
 KERAS_BACKEND (default: torch, the course's on a CPU).
 
 Lesson 09's choice of shifted patches, the two runs it quotes (validation after the
@@ -37,7 +40,7 @@ import numpy as np  # noqa: E402
 from keraskit.course.data import load_fashion_mnist  # noqa: E402
 from keraskit.layers import RandomShift  # noqa: E402
 from keraskit.models import vit  # noqa: E402
-from keraskit.training import warmup_cosine  # noqa: E402
+from keraskit.training import HardDistillation, warmup_cosine  # noqa: E402
 
 
 def build(plan):
@@ -54,8 +57,9 @@ def build(plan):
     else:
         core = vit(image_size=28, num_classes=10, patch_size=plan.get("patch_size", 7),
                    hidden_dim=plan.get("hidden_dim", 64), num_layers=plan.get("num_layers", 4), num_heads=4,
-                   intermediate_dim=plan.get("intermediate_dim", 128), pooling="gap",
+                   intermediate_dim=plan.get("intermediate_dim", 128), pooling=plan.get("pooling", "gap"),
                    channels=1, shifted_patches=bool(plan.get("spt")), dropout=plan.get("dropout", 0.0),
+                   distillation=plan.get("distillation", False),
                    drop_path=plan.get("drop_path", 0.0),
                    position=plan.get("position", "learned"))  # fmt: skip
     if not (plan.get("flip") or plan.get("shift")):
@@ -83,21 +87,45 @@ def main(plan):
     images = (pixels / 255.0).astype("float32")[..., None]
     if plan.get("standardise"):  # with the training images' statistics
         images = (images - images[training].mean()) / images[training].std()
-    keras.utils.set_random_seed(plan["seed"])
-    model = build(plan)
     steps = plan["epochs"] * int(np.ceil(len(training) / plan["batch"]))
-    smoothing = plan.get("label_smoothing", 0.0)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(
+
+    def optimizer():
+        return keras.optimizers.AdamW(
             warmup_cosine(plan["lr"], steps, steps // 10),
             weight_decay=plan.get("weight_decay", 0.05),
             use_ema=plan.get("ema", False),
-        ),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing),
-        metrics=["accuracy"],
-    )
-    targets = keras.utils.to_categorical(labels, 10)  # one-hot, for label smoothing
+        )
+
     start = time.perf_counter()
+    if plan.get("distill"):  # DeiT: a CNN trained with the same plan first, then the ViT learns from it too
+        if any(plan.get(key) for key in ("label_smoothing", "flip", "shift")) or plan["model"] != "vit":
+            raise SystemExit(
+                "distill trains a ViT student with DeiT's own loss on unaugmented images: model vit, "
+                f"no label_smoothing, flip or shift. Received: {plan}"
+            )
+        keras.utils.set_random_seed(plan["seed"])
+        teacher = build({**plan, "model": "cnn", "flip": False, "shift": 0})
+        teacher.compile(optimizer=optimizer(), metrics=["accuracy"],
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+        teacher.fit(
+            images[training], labels[training], batch_size=plan["batch"], epochs=plan["epochs"], verbose=0
+        )
+        teacher_accuracy = teacher.evaluate(images[validation], labels[validation], verbose=0)[1]
+        keras.utils.set_random_seed(plan["seed"])
+        student = build({**plan, "distillation": True, "pooling": "cls", "flip": False, "shift": 0})
+        model = HardDistillation(student, teacher)
+        model.compile(optimizer=optimizer(), metrics=["accuracy"])
+        targets = labels  # class indices, as HardDistillation's loss takes them
+    else:
+        keras.utils.set_random_seed(plan["seed"])
+        model = build(plan)
+        smoothing = plan.get("label_smoothing", 0.0)
+        model.compile(
+            optimizer=optimizer(),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing),
+            metrics=["accuracy"],
+        )
+        targets = keras.utils.to_categorical(labels, 10)  # one-hot, for label smoothing
     history = model.fit(images[training], targets[training], batch_size=plan["batch"], epochs=plan["epochs"],
                         validation_data=(images[validation], targets[validation]), verbose=0)  # fmt: skip
     after_fit = model.evaluate(images[validation], targets[validation], verbose=0)[1]
@@ -111,6 +139,8 @@ def main(plan):
         # after fit: with "ema", the averaged weights have replaced the trained ones
         "validation_after_fit": round(after_fit, 4),
     }
+    if plan.get("distill"):
+        result["teacher_validation"] = round(teacher_accuracy, 4)
     print(json.dumps(result), flush=True)
 
 
