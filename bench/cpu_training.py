@@ -9,6 +9,9 @@ images:
   compiles).
 - `pytorch`: `transformers.ViTForImageClassification` of the same sizes, in eager PyTorch
   with `torch.optim.AdamW`, the loop a PyTorch user writes; images/s after 5 warm-up steps.
+- `keras-torch-compiled` (only when asked for with `--runs`): `keras-torch` compiled with
+  `jit_compile=True`, which Keras turns into `torch.compile` of the whole train step; its
+  first epoch, the compilation, is left out like the others' and printed on its own.
 
 Each run is its own process (Keras picks its backend once per process). The runs take turns,
 round after round, so a slower or busier minute of the machine falls on all of them; the
@@ -16,6 +19,7 @@ table gives each one's median over the rounds and its ratio to plain PyTorch.
 
     python bench/cpu_training.py              # 3 rounds
     python bench/cpu_training.py --rounds 1   # a quicker look
+    python bench/cpu_training.py --rounds 2 --runs keras-torch keras-torch-compiled pytorch
 
 The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 RUNS = ("keras-jax", "keras-tensorflow", "keras-torch", "pytorch")
+ON_REQUEST = ("keras-torch-compiled",)  # its compilation alone takes over a minute here
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
              intermediate_dim=128, num_classes=10)  # fmt: skip
 BATCH = 256
@@ -41,7 +46,7 @@ BATCHES_PER_EPOCH = 24
 COURSE_BACKEND = "torch"
 
 
-def keras_run(backend):
+def keras_run(backend, jit_compile="auto"):
     os.environ["KERAS_BACKEND"] = backend
     import keras
     import numpy as np
@@ -54,6 +59,7 @@ def keras_run(backend):
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
     )
     times = []
 
@@ -65,6 +71,7 @@ def keras_run(backend):
             times.append(time.perf_counter() - self.start)
 
     model.fit(images, labels, batch_size=BATCH, epochs=4, verbose=0, shuffle=False, callbacks=[EpochTimer()])
+    print(f"{backend}, jit_compile={jit_compile}: first epoch {times[0]:.1f} s", file=sys.stderr)
     return len(images) / statistics.median(times[1:])  # the first epoch compiles
 
 
@@ -117,15 +124,20 @@ def _data(np):
 
 
 def child(run):
-    speed = pytorch_run() if run == "pytorch" else keras_run(run.removeprefix("keras-"))
+    if run == "pytorch":
+        speed = pytorch_run()
+    elif run == "keras-torch-compiled":
+        speed = keras_run("torch", jit_compile=True)
+    else:
+        speed = keras_run(run.removeprefix("keras-"))
     print(json.dumps({"images_per_second": speed}))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
-    parser.add_argument("--child", choices=RUNS, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", nargs="+", choices=RUNS + ON_REQUEST, default=list(RUNS))
+    parser.add_argument("--child", choices=RUNS + ON_REQUEST, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child)
@@ -139,7 +151,9 @@ def main(argv=None):
             if result.returncode:
                 raise SystemExit(f"{run} failed:\n{result.stderr[-3000:]}")
             speeds[run].append(json.loads(result.stdout.strip().splitlines()[-1])["images_per_second"])
-            print(f"round {round_index + 1}: {run} {speeds[run][-1]:,.0f} images/s", file=sys.stderr)
+            first_epoch = [line for line in result.stderr.splitlines() if "first epoch" in line]
+            print(f"round {round_index + 1}: {run} {speeds[run][-1]:,.0f} images/s {first_epoch[-1:]}",
+                  file=sys.stderr)  # fmt: skip
 
     medians = {run: statistics.median(values) for run, values in speeds.items()}
     print(_common.caption(f"Training the lesson-09 ViT on the CPU, batch {BATCH}, {args.rounds} rounds"))
