@@ -40,6 +40,8 @@ plan adds "standardise": true, "threads": 1 to what is shown):
      "intermediate_dim": 96, "label_smoothing": 0.1}                     0.9002  400 s
     {"spt": 3, "pooling": "cls"}                                         0.8995  250 s
     {"spt": 3, "distill": true}  (the CNN teacher: 0.9153)               0.9027  357 s
+    {"spt": 3, "label_smoothing": 0.1, "weight_decay": 0.15}             0.9002  218 s
+    {"spt": 3, "label_smoothing": 0.1, "drop_path": 0.1}                 0.8973  232 s
 
 None is clearly better than lesson 09's plan (0.9012): all lie within 0.8 points of it,
 about the spread between reruns of one plan, and the larger ones cost up to twice the time.
