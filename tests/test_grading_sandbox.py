@@ -17,9 +17,16 @@ import pytest
 
 from keraskit.course.grading import Case, Registry, Task
 
-pytestmark = pytest.mark.course
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("KERAS_BACKEND", "jax")
+# The sandbox does not depend on the backend (the notebooks here use NumPy only), so these tests
+# run once per `make test`, in the jax pass.
+pytestmark = [
+    pytest.mark.course,
+    pytest.mark.skipif(
+        BACKEND != "jax", reason="the sandbox, with NumPy-only notebooks: tested once, in the jax pass"
+    ),
+]
 
 
 def notebook(path, cells, lesson=None):
