@@ -9,6 +9,7 @@ argument's name, instead of deep inside Keras with someone else's.
 import numbers
 
 __all__ = [
+    "check_bool",
     "check_choice",
     "check_positive_number",
     "check_transformer_arguments",
@@ -38,6 +39,26 @@ def check_positive_int(value, name, minimum=1):
     if not is_number or value != int(value) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
+
+
+def check_bool(value, name):
+    """Returns `value`, or raises a `ValueError` unless it is exactly True or False.
+
+    A flag given as a string or a number (`"yes"`, `1`) is refused rather than read
+    by its truth value, so `"False"` cannot silently mean True.
+
+    Example:
+
+    >>> check_bool(True, "shifted")
+    True
+    >>> check_bool("no", "shifted")
+    Traceback (most recent call last):
+    ...
+    ValueError: `shifted` must be True or False. Received: shifted='no'
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return value
 
 
 def check_positive_number(value, name):

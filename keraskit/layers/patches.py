@@ -8,7 +8,7 @@ right, then top to bottom), each flattened into one vector.
 import keras
 from keras import ops
 
-from keraskit.validation import check_positive_int, check_rank, to_pair
+from keraskit.validation import check_bool, check_positive_int, check_rank, to_pair
 
 
 def _check_divisible(image_height, image_width, patch_size, layer):
@@ -79,9 +79,7 @@ class Patches(keras.layers.Layer):
         super().__init__(**kwargs)
         self.patch_size = to_pair(patch_size, "patch_size")
         self.channels = None if channels is None else check_positive_int(channels, "channels")
-        if not isinstance(shifted, bool):
-            raise ValueError(f"`shifted` must be True or False. Received: shifted={shifted!r}")
-        self.shifted = shifted
+        self.shifted = check_bool(shifted, "shifted")
 
     def _check_channels(self, shape):
         if self.channels is not None and shape[-1] is not None and shape[-1] != self.channels:

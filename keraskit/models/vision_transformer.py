@@ -6,6 +6,7 @@ import numpy as np
 from keraskit.layers import PatchEncoder, Patches, TokenPooling, TransformerBlock
 from keraskit.layers.patch_encoder import POSITIONS
 from keraskit.validation import (
+    check_bool,
     check_choice,
     check_positive_int,
     check_rate,
@@ -111,10 +112,7 @@ def vit(
         layer_norm_epsilon=layer_norm_epsilon,
     )
     channels = check_positive_int(channels, "channels")
-    if not isinstance(shifted_patches, bool):  # a string such as "yes" would silently mean True
-        raise ValueError(
-            f"`shifted_patches` must be True or False. Received: shifted_patches={shifted_patches!r}"
-        )
+    check_bool(shifted_patches, "shifted_patches")
     check_choice(pooling, ("cls", "gap"), "pooling")
     check_choice(position, POSITIONS, "position")
     if position == "sincos2d" and hidden_dim % 4:
