@@ -79,7 +79,7 @@ def build(plan):
                    hidden_dim=plan.get("hidden_dim", 64), num_layers=plan.get("num_layers", 4), num_heads=4,
                    intermediate_dim=plan.get("intermediate_dim", 128), pooling=plan.get("pooling", "gap"),
                    channels=1, shifted_patches=bool(plan.get("spt")), dropout=plan.get("dropout", 0.0),
-                   distillation=plan.get("distillation", False),
+                   distillation=bool(plan.get("distill")),
                    drop_path=plan.get("drop_path", 0.0),
                    position=plan.get("position", "learned"))  # fmt: skip
     if not (plan.get("flip") or plan.get("shift")):
@@ -124,7 +124,7 @@ def main(plan):
                 f"no label_smoothing, flip or shift. Received: {plan}"
             )
         keras.utils.set_random_seed(plan["seed"])
-        teacher = build({**plan, "model": "cnn", "flip": False, "shift": 0})
+        teacher = build({**plan, "model": "cnn"})
         teacher.compile(optimizer=optimizer(), metrics=["accuracy"],
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
         teacher.fit(
@@ -132,8 +132,7 @@ def main(plan):
         )
         teacher_accuracy = teacher.evaluate(images[validation], labels[validation], verbose=0)[1]
         keras.utils.set_random_seed(plan["seed"])
-        student = build({**plan, "distillation": True, "pooling": "cls", "flip": False, "shift": 0})
-        model = HardDistillation(student, teacher)
+        model = HardDistillation(build({**plan, "pooling": "cls"}), teacher)  # DeiT's two tokens need cls
         model.compile(optimizer=optimizer(), metrics=["accuracy"])
         targets = labels  # class indices, as HardDistillation's loss takes them
     else:
