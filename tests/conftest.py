@@ -91,7 +91,19 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+# `make test` runs the suite once per backend. A test marked `once` does not depend on the backend
+# (it runs a subprocess of its own, or NumPy-only notebooks), so it runs in one pass only: jax's.
+ONCE_BACKEND = "jax"
+
+
 def pytest_collection_modifyitems(config, items):
+    backend = keras.backend.backend()
     for item in items:
         if item.path.name in COURSE_TEST_FILES or item.path.is_relative_to(COURSE_PACKAGE):
             item.add_marker(pytest.mark.course)
+        once = item.get_closest_marker("once")
+        if once and backend != ONCE_BACKEND:
+            reason = once.args[0] if once.args else "does not depend on the backend"
+            item.add_marker(
+                pytest.mark.skip(reason=f"{reason}: once per make test, in the {ONCE_BACKEND} pass")
+            )

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import pytest
 
 from keraskit.course import cli
@@ -13,10 +12,8 @@ from keraskit.course import cli
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "keraskit"  # the console script pip installed
 # The command does not depend on the backend of the test process: its subprocesses (a few
-# seconds each) run once per `make test`, in the jax pass.
-once = pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="runs the command in a subprocess; done once, in the jax pass"
-)
+# seconds each) run once per `make test`.
+once = pytest.mark.once("runs the command in a subprocess")
 
 
 def run(args, tmp_path, *, backend=None, prelude=None):

@@ -36,9 +36,9 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 BACKEND = keras.backend.backend()
 # The grader's own behaviour (timeouts, errors, hidden tests, attacks on the checks, the command
 # line) does not depend on the backend: the notebooks of those tests (lesson 03's solution,
-# variants of it, an untouched exercise) compute with NumPy, so they run once per `make test`,
-# in the jax pass. Every solution is still graded on every backend.
-once = pytest.mark.skipif(BACKEND != "jax", reason="the grader's mechanics: tested once, in the jax pass")
+# variants of it, an untouched exercise) compute with NumPy, so they run once per `make test`.
+# Every solution is still graded on every backend.
+once = pytest.mark.once("the grader's mechanics, with NumPy-only notebooks")
 
 
 def test_every_lesson_has_an_exercise_with_three_to_six_tasks():

@@ -20,13 +20,8 @@ from keraskit.course.grading import Case, Registry, Task
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("KERAS_BACKEND", "jax")
 # The sandbox does not depend on the backend (the notebooks here use NumPy only), so these tests
-# run once per `make test`, in the jax pass.
-pytestmark = [
-    pytest.mark.course,
-    pytest.mark.skipif(
-        BACKEND != "jax", reason="the sandbox, with NumPy-only notebooks: tested once, in the jax pass"
-    ),
-]
+# run once per `make test`.
+pytestmark = [pytest.mark.course, pytest.mark.once("the sandbox, with NumPy-only notebooks")]
 
 
 def notebook(path, cells, lesson=None):

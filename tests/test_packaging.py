@@ -17,7 +17,6 @@ import venv
 import zipfile
 from pathlib import Path
 
-import keras
 import pytest
 import tomllib
 
@@ -27,11 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION = keraskit.__version__
 
-# Building and installing take a minute: once per `make test`, in the jax pass.
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "jax",
-    reason="builds and installs the wheel once per make test, in the jax pass",
-)
+# Building and installing take a minute: once per `make test`.
+pytestmark = pytest.mark.once("builds and installs the wheel")
 
 
 def sources():
