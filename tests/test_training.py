@@ -373,6 +373,7 @@ TWO_DEVICES = """
 
 
 @pytest.mark.slow  # a subprocess of its own: make test runs it, make check does not
+@pytest.mark.once("its subprocesses run JAX, whichever backend is under test")
 def test_recipe_trains_data_parallel_on_two_devices_like_on_one():
     results = {}
     for count in (1, 2):
