@@ -43,8 +43,19 @@ plan adds "standardise": true, "threads": 1 to what is shown):
     {"spt": 3, "label_smoothing": 0.1, "weight_decay": 0.15}             0.9002  218 s
     {"spt": 3, "label_smoothing": 0.1, "drop_path": 0.1}                 0.8973  232 s
 
-None is clearly better than lesson 09's plan (0.9012): all lie within 0.8 points of it,
-about the spread between reruns of one plan, and the larger ones cost up to twice the time.
+The best of them, label smoothing, gained 0.30 points on lesson 09's plan (0.9012); the others
+lay within 0.8 points of it, and the larger ones cost up to 1.7 times the time. Four more runs
+(2026-12-01, same conditions) asked whether that gain holds and whether more compute helps:
+
+    {"spt": 3, "label_smoothing": 0.1, "seed": 1}                        0.9050  239 s
+    {"spt": 3, "label_smoothing": 0.1, "ema": true}                      0.9043  247 s
+    {"spt": 3, "label_smoothing": 0.1, "epochs": 20}                     0.9023  481 s
+    {"patch_size": 4, "spt": 2, "label_smoothing": 0.1, "epochs": 10}    0.9002  726 s
+
+The gain holds with another seed (0.38 points), a moving average of the weights adds nothing
+(the cosine schedule already ends at a rate of zero), and twice the epochs or three times the
+tokens per image do no better: after 20 epochs the model got 98.31% of its training images
+right and 90.23% of the validation images.
 """
 
 import json
