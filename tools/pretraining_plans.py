@@ -1,7 +1,7 @@
 """The search behind lesson 12's plans: MAE pre-training, then fine-tuning on 1% of the labels.
 
-Lesson 12 says its pre-training length, its peak rates and its fine-tuning rates
-were chosen on the validation split. This is how: each run takes lesson 09's
+Lesson 12 says its peak rates, for pre-training and for fine-tuning, were chosen
+on the validation split. This is how: each run takes lesson 09's
 split (54,000 training / 6,000 validation images, standardised), optionally
 pre-trains lesson 09's ViT as a masked autoencoder on the 54,000 training images
 without labels, then fine-tunes it (or the same ViT from scratch) on 54 labelled
