@@ -66,7 +66,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check $(RUFF_PATHS)
 	$(BIN)/ruff format --check $(RUFF_PATHS)
 
-# The inner loop, about 3.5 minutes: lint, format, and the library's unit tests and doctests on
+# The inner loop, about 2.5 minutes: lint, format, and the library's unit tests and doctests on
 # JAX; the tests marked `slow` (training to an accuracy, several processes) wait for `make test`.
 check: lint
 	KERAS_BACKEND=jax $(BIN)/$(PYTEST) $(PARALLEL) --durations=5 -m "not course and not slow" \
