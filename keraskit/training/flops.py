@@ -54,7 +54,7 @@ def vit_flops(model, training=False):
     Example:
 
     >>> from keraskit.models import vit_base
-    >>> round(vit_flops(vit_base()) / 2 / 1e9, 1)  # multiply-adds, what DeiT's table 1 calls FLOPs
+    >>> round(vit_flops(vit_base()) / 2 / 1e9, 1)  # multiply-adds: timm's model card says 17.6 GMACs
     17.6
     """
     patches = _one(model, Patches)
@@ -62,12 +62,13 @@ def vit_flops(model, training=False):
     blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
     if not blocks:
         raise ValueError(f"Model {model.name!r} has no TransformerBlock; is it a keraskit ViT?")
-    patch_height, patch_width = patches.patch_size
-    channels = model.input_shape[-1]
+    # Values per token: patch height x width x channels, five times that with shifted patches
+    # (the image and its four shifted copies), as `Patches` itself computes it.
+    values_per_patch = patches.compute_output_shape(model.input_shape)[-1]
     hidden_dim = encoder.hidden_dim
     num_patches = encoder.num_patches
     tokens = num_patches + encoder.num_prefix_tokens
-    macs = num_patches * patch_height * patch_width * channels * hidden_dim  # patch projection
+    macs = num_patches * values_per_patch * hidden_dim  # patch projection
     for block in blocks:
         heads = block.num_heads
         head_dim = block.key_dim or hidden_dim // heads
