@@ -36,3 +36,17 @@ def test_stored_outputs_say_which_backend_made_them():
 def test_lesson_runs_in_smoke_mode(path):
     """Every cell runs without error, in a fresh kernel, with KERASKIT_SMOKE=1."""
     harness.execute(path, backend=keras.backend.backend(), smoke=True, timeout=300)
+
+
+def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
+    # `tools/notebooks.py time` answers "how long on another backend?" without storing outputs.
+    notebook = harness.nbformat.v4.new_notebook()
+    setup = 'import keras\nprint(f"Keras {keras.__version__} on {keras.backend.backend()}; smoke: False")'
+    notebook.cells = [harness.nbformat.v4.new_code_cell(setup)]
+    path = tmp_path / "00_tiny.ipynb"
+    harness.nbformat.write(notebook, path)
+    before = path.read_bytes()
+    assert harness.main(["time", str(path), "--backend", keras.backend.backend()]) == 0
+    printed = capsys.readouterr().out
+    assert "00_tiny.ipynb: " in printed and f"s at full size on {keras.backend.backend()}" in printed
+    assert path.read_bytes() == before

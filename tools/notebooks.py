@@ -2,6 +2,9 @@
 
     python tools/notebooks.py run [NOTEBOOK ...]     execute at full size, store outputs
     python tools/notebooks.py check [NOTEBOOK ...]   fail if stored outputs are stale
+    python tools/notebooks.py time --backend jax [NOTEBOOK ...]
+                                                     execute at full size, print the seconds,
+                                                     store nothing (how long on another backend?)
 
 A notebook's metadata records a hash of its code cells when `run` stores its
 outputs. If a code cell changes afterwards, the hash no longer matches and
@@ -158,6 +161,14 @@ def run(paths, backend=None):
         print(f"  stored outputs of {path.name} ({seconds:.0f} s)", flush=True)
 
 
+def time_runs(paths, backend=None):
+    """Execute each notebook at full size and print how long it took; its file is left as it was."""
+    for path in paths:
+        notebook, seconds = execute(path, backend=backend)
+        used = backend_used(notebook) if backend is None else backend
+        print(f"{path.name}: {seconds:.0f} s at full size on {used}", flush=True)
+
+
 def check(paths):
     problems = [(path, stale_reason(path)) for path in paths]
     problems = [(path, reason) for path, reason in problems if reason]
@@ -168,7 +179,7 @@ def check(paths):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("run", "check"))
+    parser.add_argument("command", choices=("run", "check", "time"))
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument(
         "--backend",
@@ -179,6 +190,9 @@ def main(argv=None):
     paths = [path.resolve() for path in args.notebooks] or lessons()
     if args.command == "run":
         run(paths, args.backend)
+        return 0
+    if args.command == "time":
+        time_runs(paths, args.backend)
         return 0
     return 0 if check(paths) else 1
 
