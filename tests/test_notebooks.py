@@ -46,7 +46,10 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
     path = tmp_path / "00_tiny.ipynb"
     harness.nbformat.write(notebook, path)
     before = path.read_bytes()
-    assert harness.main(["time", str(path), "--backend", keras.backend.backend()]) == 0
+    copies = tmp_path / "executed"
+    assert harness.main(["time", str(path), "--backend", keras.backend.backend(), "--save", str(copies)]) == 0
     printed = capsys.readouterr().out
     assert "00_tiny.ipynb: " in printed and f"s at full size on {keras.backend.backend()}" in printed
     assert path.read_bytes() == before
+    executed = harness.nbformat.read(copies / path.name, as_version=4)
+    assert harness.backend_used(executed) == keras.backend.backend()

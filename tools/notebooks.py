@@ -2,9 +2,10 @@
 
     python tools/notebooks.py run [NOTEBOOK ...]     execute at full size, store outputs
     python tools/notebooks.py check [NOTEBOOK ...]   fail if stored outputs are stale
-    python tools/notebooks.py time --backend jax [NOTEBOOK ...]
-                                                     execute at full size, print the seconds,
-                                                     store nothing (how long on another backend?)
+    python tools/notebooks.py time --backend jax [--save DIR] [NOTEBOOK ...]
+                                                     execute at full size, print the seconds;
+                                                     the course files are left as they are
+                                                     (--save: the executed copies go to DIR)
 
 A notebook's metadata records a hash of its code cells when `run` stores its
 outputs. If a code cell changes afterwards, the hash no longer matches and
@@ -161,12 +162,18 @@ def run(paths, backend=None):
         print(f"  stored outputs of {path.name} ({seconds:.0f} s)", flush=True)
 
 
-def time_runs(paths, backend=None):
-    """Execute each notebook at full size and print how long it took; its file is left as it was."""
+def time_runs(paths, backend=None, save=None):
+    """Execute each notebook at full size and print how long it took; its file is left as it was.
+
+    `save`, a folder: write each executed copy there, to read what it printed on that backend.
+    """
     for path in paths:
         notebook, seconds = execute(path, backend=backend)
         used = backend_used(notebook) if backend is None else backend
         print(f"{path.name}: {seconds:.0f} s at full size on {used}", flush=True)
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, save / path.name)
 
 
 def check(paths):
@@ -186,13 +193,14 @@ def main(argv=None):
         default=os.environ.get("KERAS_BACKEND"),
         help="default: $KERAS_BACKEND, else what each notebook's setup cell picks",
     )
+    parser.add_argument("--save", type=Path, help="time: write the executed copies to this folder")
     args = parser.parse_args(argv)
     paths = [path.resolve() for path in args.notebooks] or lessons()
     if args.command == "run":
         run(paths, args.backend)
         return 0
     if args.command == "time":
-        time_runs(paths, args.backend)
+        time_runs(paths, args.backend, args.save)
         return 0
     return 0 if check(paths) else 1
 

@@ -54,9 +54,9 @@ lay within 0.8 points of it, and the larger ones cost up to 1.7 times the time. 
 
 With seed 1, label smoothing scored 0.9050, 0.38 points above the lesson's plan with seed 0 (the
 plan itself was not rerun with seed 1, so this is not the gain measured again); a moving average
-of the weights adds nothing (the cosine schedule already ends at a rate of zero), and twice the epochs or three times the
-tokens per image do no better: after 20 epochs the model got 98.31% of its training images
-right and 90.23% of the validation images.
+of the weights adds nothing (the cosine schedule already ends at a rate of zero), and twice
+the epochs or three times the tokens per image do no better: after 20 epochs the model got
+98.31% of its training images right and 90.23% of the validation images.
 """
 
 import json
