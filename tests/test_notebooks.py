@@ -47,7 +47,8 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
     harness.nbformat.write(notebook, path)
     before = path.read_bytes()
     copies = tmp_path / "executed"
-    assert harness.main(["time", str(path), "--backend", keras.backend.backend(), "--save", str(copies)]) == 0
+    # In the order the docs write it: options first, then the notebooks.
+    assert harness.main(["time", "--backend", keras.backend.backend(), "--save", str(copies), str(path)]) == 0
     printed = capsys.readouterr().out
     assert "00_tiny.ipynb: " in printed and f"s at full size on {keras.backend.backend()}" in printed
     assert path.read_bytes() == before

@@ -194,7 +194,8 @@ def main(argv=None):
         help="default: $KERAS_BACKEND, else what each notebook's setup cell picks",
     )
     parser.add_argument("--save", type=Path, help="time: write the executed copies to this folder")
-    args = parser.parse_args(argv)
+    # Intermixed: options may come before the notebooks too (`time --backend jax course/09_...`).
+    args = parser.parse_intermixed_args(argv)
     paths = [path.resolve() for path in args.notebooks] or lessons()
     if args.command == "run":
         run(paths, args.backend)
