@@ -152,6 +152,20 @@ def build_zoo():
         ),
         _inputs(15, (16, 16, 1)),
     )
+    zoo["vit-conv-stem"] = (  # the hybrid: 16x16 -> 8x8 -> 4x4 feature map, 2x2 patches of it
+        vit(
+            image_size=16,
+            patch_size=2,
+            num_classes=3,
+            hidden_dim=16,
+            num_layers=1,
+            num_heads=2,
+            intermediate_dim=32,
+            conv_stem=(4, 8),
+            pooling="gap",
+        ),
+        _inputs(16, (16, 16, 3)),
+    )
     return zoo
 
 

@@ -111,6 +111,46 @@ def test_vit_with_shifted_patches_projects_five_views_of_each_patch(rng, tmp_pat
     )
 
 
+def test_vit_with_a_conv_stem_is_keras_convolutions_then_a_vit_of_their_feature_map(rng, tmp_path):
+    # The paper's hybrid (section 3.1), rebuilt from independent parts: Keras's own Conv2D
+    # layers, then a plain vit() whose "image" is their 4x4 feature map of 16 channels.
+    hybrid = tiny_vit(patch_size=1, conv_stem=(8, 16), pooling="gap")
+    convolutions = keras.Sequential(
+        [keras.Input((16, 16, 3))]
+        + [keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu") for f in (8, 16)]
+    )
+    on_the_map = tiny_vit(image_size=4, patch_size=1, channels=16, pooling="gap")
+    for index, convolution in enumerate(convolutions.layers):
+        convolution.set_weights(hybrid.get_layer(f"stem_conv_{index}").get_weights())
+    for layer in on_the_map.layers:
+        layer.set_weights(hybrid.get_layer(layer.name).get_weights())
+    images = rng.random((3, 16, 16, 3)).astype("float32")
+    expected = to_numpy(on_the_map(convolutions(images)))
+    np.testing.assert_allclose(to_numpy(hybrid(images)), expected, atol=1e-5)
+    assert hybrid.get_layer("patch_encoder").grid_size == (4, 4)
+    # One token per position of the map: attention maps are 16 x 16, as for 4x4 patches.
+    assert attention_maps(hybrid, images)[0].shape == (3, 4, 16, 16)
+    hybrid.save(tmp_path / "hybrid.keras")
+    loaded = keras.models.load_model(tmp_path / "hybrid.keras")
+    np.testing.assert_allclose(to_numpy(loaded(images)), expected, atol=1e-5)
+
+
+def test_resize_vit_follows_the_conv_stem_to_the_new_feature_map(rng):
+    # 16x16 -> 4x4 map -> 2x2 patches; at 32x32 the map is 8x8, so 4x4 patches of it.
+    model = tiny_vit(patch_size=2, conv_stem=(8, 16))
+    larger = resize_vit(model, 32)
+    assert larger.get_layer("patch_encoder").grid_size == (4, 4)
+    assert tuple(larger.get_layer("patch_encoder").position_embedding.shape) == (1 + 16, 32)
+    for index in range(2):  # the convolutions keep their weights
+        for old, new in zip(model.get_layer(f"stem_conv_{index}").weights,
+                            larger.get_layer(f"stem_conv_{index}").weights, strict=True):  # fmt: skip
+            np.testing.assert_array_equal(to_numpy(old), to_numpy(new))
+    assert np.isfinite(to_numpy(larger(rng.random((2, 32, 32, 3)).astype("float32")))).all()
+    # 20x20 -> 10x10 -> 5x5: not a whole number of 2x2 patches.
+    with pytest.raises(ValueError, match=r"image_size=20 is not a whole number of 2x2 .*a 5x5 feature map"):
+        resize_vit(model, 20)
+
+
 def test_drop_path_grows_linearly_with_depth():
     model = tiny_vit(num_layers=4, drop_path=0.3)
     rates = [model.get_layer(f"block_{i}").drop_path for i in range(4)]
@@ -140,6 +180,13 @@ def test_drop_path_grows_linearly_with_depth():
         (dict(drop_path=2), r"`drop_path` must be a rate in \[0, 1\). Received: drop_path=2"),
         (dict(layer_norm_epsilon=0), r"`layer_norm_epsilon` must be > 0. Received: layer_norm_epsilon=0"),
         (dict(distillation=True, pooling="gap"), r"`distillation=True` .* needs pooling='cls'"),
+        (dict(conv_stem=()), r"`conv_stem` must be None or a non-empty list .*Received: conv_stem=\(\)"),
+        (dict(conv_stem=(8, 0)), r"filter counts \(integers >= 1\).*Received: conv_stem=\(8, 0\)"),
+        (dict(conv_stem=8), r"`conv_stem` must be None or a non-empty list .*Received: conv_stem=8"),
+        (
+            dict(conv_stem=(8,), patch_size=3),
+            r"map's height after the 1 stride-2 convolutions of `conv_stem`=\(8,\) \(8\) is not divisible",
+        ),
     ],
 )
 def test_vit_rejects_bad_configurations_with_a_clear_message(overrides, message):

@@ -119,6 +119,18 @@ def test_vit_flops_count_the_shifted_copies_in_the_patch_projection():
     assert vit_flops(shifted) - vit_flops(plain) == 2 * 16 * (4 * 7 * 7 * 1) * 64
 
 
+def test_vit_flops_count_the_conv_stem_by_the_convolution_formula():
+    # A hybrid is its convolutions plus a plain ViT of their 4x4 feature map. A convolution
+    # costs (output height x width x filters) x (kernel height x width x input channels) MACs:
+    # 28x28x1 -> 14x14x16 -> 7x7x32 -> 4x4x64, all 3x3 kernels.
+    settings = dict(num_classes=10, hidden_dim=64, num_layers=2, num_heads=4, intermediate_dim=128,
+                    patch_size=1)  # fmt: skip
+    hybrid = vit(image_size=28, channels=1, conv_stem=(16, 32, 64), **settings)
+    on_the_map = vit(image_size=4, channels=64, **settings)
+    convolutions = 14 * 14 * 16 * (9 * 1) + 7 * 7 * 32 * (9 * 16) + 4 * 4 * 64 * (9 * 32)
+    assert vit_flops(hybrid) - vit_flops(on_the_map) == 2 * convolutions
+
+
 @pytest.mark.slow  # a subprocess of its own: make test runs it, make check does not
 def test_vit_flops_agree_with_xla_cost_analysis():
     """XLA counts the FLOPs of the compiled forward pass independently of our formula."""
@@ -128,9 +140,13 @@ def test_vit_flops_agree_with_xla_cost_analysis():
         from keraskit.models import vit
         from keraskit.training import vit_flops
         counts = []
-        for shifted in (False, True):  # shifted patches: a 5x wider patch projection
-            model = vit(image_size=32, patch_size=4, num_classes=10, hidden_dim=192, num_layers=2,
-                        num_heads=3, intermediate_dim=768, shifted_patches=shifted)
+        variants = (  # shifted patches: a 5x wider patch projection; a conv stem: convolutions first
+            dict(patch_size=4), dict(patch_size=4, shifted_patches=True),
+            dict(patch_size=2, conv_stem=(32, 64)),
+        )
+        for variant in variants:
+            model = vit(image_size=32, num_classes=10, hidden_dim=192, num_layers=2,
+                        num_heads=3, intermediate_dim=768, **variant)
             x = np.zeros((1, 32, 32, 3), "float32")
             weights = [v.value for v in model.trainable_variables]
             others = [v.value for v in model.non_trainable_variables]

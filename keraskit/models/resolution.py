@@ -24,8 +24,10 @@ def resize_vit(model, image_size):
 
     Args:
         model: a functional model with one `Patches` and one `PatchEncoder`
-            layer, such as `keraskit.models.vit` and `vit_from_pretrained` build.
-        image_size: int or `(height, width)`, a multiple of the patch size.
+            layer, such as `keraskit.models.vit` and `vit_from_pretrained` build;
+            with a `conv_stem`, its convolutions keep their weights too.
+        image_size: int or `(height, width)` whose patch grid is whole: a multiple
+            of the patch size, or, with a `conv_stem`, a size whose feature map is.
 
     Returns:
         A new `keras.Model` taking `(batch, height, width, channels)` images.
@@ -42,13 +44,16 @@ def resize_vit(model, image_size):
     height, width = to_pair(image_size, "image_size")
     patches, encoder = _only(model, Patches), _only(model, PatchEncoder)
     patch_height, patch_width = patches.patch_size
-    if height % patch_height or width % patch_width:
+    map_height, map_width = _feature_map_size(model, height, width)
+    if map_height % patch_height or map_width % patch_width:
+        advice = f"; choose a multiple of {patch_height} for the height and of {patch_width} for the width."
+        if (height, width) != (map_height, map_width):  # a conv_stem
+            advice = f": its convolutions make it a {map_height}x{map_width} feature map."
         raise ValueError(
             f"resize_vit: image_size={image_size!r} is not a whole number of "
-            f"{patch_height}x{patch_width} patches (model {model.name!r}); choose a multiple of "
-            f"{patch_height} for the height and of {patch_width} for the width."
+            f"{patch_height}x{patch_width} patches (model {model.name!r}){advice}"
         )
-    new_grid = (height // patch_height, width // patch_width)
+    new_grid = (map_height // patch_height, map_width // patch_width)
 
     config = copy.deepcopy(model.get_config())
     for layer in config["layers"]:
@@ -71,6 +76,18 @@ def resize_vit(model, image_size):
                 value = keras.ops.convert_to_numpy(encoder.positions_for_grid(new_grid))
             new.assign(value)
     return resized
+
+
+def _feature_map_size(model, height, width):
+    """The size the model's convolutions (a `conv_stem`) turn a height x width image into."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            sizes = []
+            for size, kernel, stride in zip((height, width), layer.kernel_size, layer.strides, strict=True):
+                # "same" pads so that every stride-th position gets a window; "valid" does not pad.
+                sizes.append(-(-size // stride) if layer.padding == "same" else (size - kernel) // stride + 1)
+            height, width = sizes
+    return height, width
 
 
 def _only(model, layer_class):

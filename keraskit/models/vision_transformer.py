@@ -26,6 +26,7 @@ def vit(
     intermediate_dim,
     channels=3,
     shifted_patches=False,
+    conv_stem=None,
     pooling="cls",
     position="learned",
     dropout=0.0,
@@ -42,6 +43,8 @@ def vit(
 
     images -> `Patches` -> `PatchEncoder` (projection, class token, positions)
     -> `num_layers` pre-norm `TransformerBlock`s -> LayerNorm -> pooling -> Dense.
+    With `conv_stem`, a few convolutions come first and the patches are cut from
+    their feature map: the paper's hybrid.
 
     Every argument is keyword-only and checked before anything is built: a
     wrong value raises a `ValueError` naming the argument and what is allowed.
@@ -59,6 +62,13 @@ def vit(
             its border too (`Patches(shifted=True)`, the input side of Shifted
             Patch Tokenization, Lee et al. 2021): tokens five times as long, the
             rest of the model unchanged.
+        conv_stem: None, or the filters of 3x3 convolutions with stride 2 ("same"
+            padding, ReLU) that the images go through first: the ViT paper's
+            hybrid (Dosovitskiy et al. 2021, section 3.1), whose patches come
+            from a CNN's feature map instead of the pixels. Each convolution
+            halves the height and width, rounding up, and `patch_size` must tile
+            the final map: `conv_stem=(16, 64, 64)` turns 28x28 images into a
+            4x4 map of 64 channels, which `patch_size=1` reads as 16 tokens.
         pooling: `"cls"` (read the class token) or `"gap"` (average the patch tokens).
         position: `"learned"`, `"sincos2d"` or `"none"` position information.
         dropout: dropout rate on activations: tokens, attention outputs, MLPs.
@@ -91,14 +101,29 @@ def vit(
     ...             num_layers=2, num_heads=4, intermediate_dim=64, channels=1)
     >>> model.output_shape
     (None, 10)
+
+    The hybrid: three convolutions make a 4x4 feature map, one token per position.
+
+    >>> hybrid = vit(image_size=28, patch_size=1, num_classes=10, hidden_dim=32, num_layers=2,
+    ...              num_heads=4, intermediate_dim=64, channels=1, conv_stem=(16, 32, 32))
+    >>> hybrid.get_layer("patches").output.shape, hybrid.get_layer("patch_encoder").grid_size
+    ((None, 16, 32), (4, 4))
     """
     height, width = to_pair(image_size, "image_size")
     patch_height, patch_width = to_pair(patch_size, "patch_size")
-    for side, size, patch in (("height", height, patch_height), ("width", width, patch_width)):
+    conv_stem = _check_conv_stem(conv_stem)
+    map_height, map_width = stem_output_size(height, len(conv_stem)), stem_output_size(width, len(conv_stem))
+    for side, size, patch in (("height", map_height, patch_height), ("width", map_width, patch_width)):
         if size % patch:
+            tiled = f"the image {side} {size}"
+            if conv_stem:
+                tiled = (
+                    f"the feature map's {side} after the {len(conv_stem)} stride-2 convolutions of "
+                    f"`conv_stem`={conv_stem!r} ({size})"
+                )
             raise ValueError(
-                f"`patch_size`={patch_size!r} does not tile `image_size`={image_size!r}: the image "
-                f"{side} {size} is not divisible by the patch {side} {patch}."
+                f"`patch_size`={patch_size!r} does not tile `image_size`={image_size!r}: {tiled} is "
+                f"not divisible by the patch {side} {patch}."
             )
     if include_top or num_classes is not None:
         num_classes = check_positive_int(num_classes, "num_classes")
@@ -128,9 +153,15 @@ def vit(
         )
 
     images = keras.Input((height, width, channels), name="images")
+    feature_map = images
+    for index, filters in enumerate(conv_stem):
+        feature_map = keras.layers.Conv2D(
+            filters, 3, strides=2, padding="same", activation="relu", name=f"stem_conv_{index}"
+        )(feature_map)
     patch = (patch_height, patch_width)
-    patches = Patches(patch, channels=channels, shifted=shifted_patches, name="patches")(images)
-    grid = (height // patch_height, width // patch_width)
+    map_channels = conv_stem[-1] if conv_stem else channels
+    patches = Patches(patch, channels=map_channels, shifted=shifted_patches, name="patches")(feature_map)
+    grid = (map_height // patch_height, map_width // patch_width)
     x = PatchEncoder(
         hidden_dim,
         grid_size=grid,
@@ -167,6 +198,36 @@ def vit(
         )(TokenPooling("distillation", name="distillation_pooling")(x))
         outputs = [outputs, distillation_outputs]
     return keras.Model(images, outputs, name=name)
+
+
+def stem_output_size(size, num_convs):
+    """The height (or width) of an image after `num_convs` convolutions with stride 2 and
+    "same" padding: each halves it, rounding up (28 -> 14 -> 7 -> 4).
+
+    Example:
+
+    >>> stem_output_size(28, 3), stem_output_size(224, 4)
+    (4, 14)
+    """
+    for _ in range(num_convs):
+        size = -(-size // 2)  # ceil(size / 2): "same" padding keeps a partial last window
+    return size
+
+
+def _check_conv_stem(conv_stem):
+    """() for None, else the filters as a tuple of ints; a clear error for anything else."""
+    if conv_stem is None:
+        return ()
+    error = ValueError(
+        "`conv_stem` must be None or a non-empty list or tuple of filter counts (integers >= 1), "
+        f"one per convolution, e.g. (16, 64, 64). Received: conv_stem={conv_stem!r}"
+    )
+    if not isinstance(conv_stem, (list, tuple)) or not conv_stem:
+        raise error
+    try:
+        return tuple(check_positive_int(filters, "filters") for filters in conv_stem)
+    except ValueError:
+        raise error from None
 
 
 # Widths, depths and heads of ViT (Dosovitskiy et al. 2021, table 1) and DeiT

@@ -1,5 +1,7 @@
 """How much arithmetic a ViT needs per image, and how much a GPU can do: the two halves of MFU."""
 
+import keras
+
 from keraskit.layers import PatchEncoder, Patches, TransformerBlock
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, in FLOP/s.
@@ -38,10 +40,11 @@ def vit_flops(model, training=False):
     """FLOPs per image of a ViT built by `keraskit.models.vit` (2 FLOPs per multiply-add).
 
     Counts the matrix multiplications, which are nearly all the work: the
-    patch projection, every block (see `transformer_block_macs`) and the
-    head. Training costs 3x the forward pass (the backward pass computes
-    gradients for both activations and weights: about 2x), the convention
-    used to report model FLOPs utilization (MFU; Chowdhery et al., 2022).
+    convolutions of a `conv_stem` (if any), the patch projection, every block
+    (see `transformer_block_macs`) and the head. Training costs 3x the forward
+    pass (the backward pass computes gradients for both activations and
+    weights: about 2x), the convention used to report model FLOPs utilization
+    (MFU; Chowdhery et al., 2022).
 
     Args:
         model: a ViT from `keraskit.models.vit` (a `Patches`, a `PatchEncoder`,
@@ -64,11 +67,16 @@ def vit_flops(model, training=False):
         raise ValueError(f"Model {model.name!r} has no TransformerBlock; is it a keraskit ViT?")
     # Values per token: patch height x width x channels, five times that with shifted patches
     # (the image and its four shifted copies), as `Patches` itself computes it.
-    values_per_patch = patches.compute_output_shape(model.input_shape)[-1]
+    values_per_patch = patches.compute_output_shape(patches.input.shape)[-1]
     hidden_dim = encoder.hidden_dim
     num_patches = encoder.num_patches
     tokens = num_patches + encoder.num_prefix_tokens
     macs = num_patches * values_per_patch * hidden_dim  # patch projection
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):  # a conv_stem: a kernel-sized dot product per value
+            _, out_height, out_width, filters = layer.output.shape
+            kernel_height, kernel_width = layer.kernel_size
+            macs += out_height * out_width * filters * kernel_height * kernel_width * layer.input.shape[-1]
     for block in blocks:
         heads = block.num_heads
         head_dim = block.key_dim or hidden_dim // heads
