@@ -72,6 +72,22 @@ def test_attention_heads_share_one_colour_scale_and_draw_one_block_per_patch(rng
     assert fig.axes[-1].get_ylabel() == "attention received"  # the colour bar
 
 
+def test_blocks_go_where_the_extent_puts_them_and_the_view_stays_on_the_image(rng):
+    # Tokens 8 pixels apart, centred on rows and columns 3, 11, 19, 27 of a 28x28 image (a
+    # conv stem's): the grid reaches past the image, which stays the whole view.
+    extent = (-1.5, 30.5, 30.5, -1.5)
+    fig = viz.plot_attention_heads(
+        np.zeros((28, 28)), rng.random((2, 16, 16)), (4, 4), token=None, extent=extent
+    )
+    for ax in fig.axes[1:3]:
+        assert ax.images[1].get_extent() == list(extent)
+        assert ax.get_xlim() == (-0.5, 27.5) and ax.get_ylim() == (27.5, -0.5)
+    fig = viz.plot_rollout(np.zeros((2, 28, 28)), rng.random((2, 4, 4)), extent=extent)
+    assert fig.axes[2].images[1].get_extent() == list(extent)
+    default = viz.plot_rollout(np.zeros((1, 28, 28)), rng.random((1, 4, 4)))  # one block per 7x7 patch
+    assert default.axes[1].images[1].get_extent() == [-0.5, 27.5, 27.5, -0.5]
+
+
 def test_rollout_overlays_and_shape_check(rng):
     rollouts = rng.random((2, 3, 3))
     fig = viz.plot_rollout(np.zeros((2, 9, 9)), rollouts, labels=["a", "b"])

@@ -148,30 +148,35 @@ def plot_position_similarity(position_embeddings, grid_size, title=None, vmin=-1
     return fig
 
 
-def _overlay(ax, image, heat, title=None, vmax=None):
+def _overlay(ax, image, heat, title=None, vmax=None, extent=None):
     """Draws `heat` (one value per patch) over `image`, semi-transparent; returns the heat image.
 
     Each patch's value fills its patch as one flat block (nearest, not smoothed): the
     model has one number per patch, and a blur would draw detail it does not have.
+    `extent` places the grid elsewhere than over the whole image (matplotlib's
+    `(left, right, bottom, top)`); what falls outside the image is cut off.
     """
     image = _image_for_display(image)
     _show(ax, image)
     height, width = image.shape[:2]
+    whole_image = (-0.5, width - 0.5, height - 0.5, -0.5)
     shown = ax.imshow(
         heat,
         cmap="inferno",
         alpha=0.6,
-        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        extent=whole_image if extent is None else extent,
         interpolation="nearest",
         vmin=0.0,
         vmax=vmax,
     )
+    ax.set_xlim(whole_image[0], whole_image[1])
+    ax.set_ylim(whole_image[2], whole_image[3])
     if title:
         ax.set_title(title, fontsize=9)
     return shown
 
 
-def plot_attention_heads(image, attention, grid_size, token=0, title=None):
+def plot_attention_heads(image, attention, grid_size, token=0, title=None, extent=None):
     """Where one token looks, per head, drawn over the image.
 
     Args:
@@ -183,6 +188,10 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
             None for the attention each patch receives, averaged over all
             queries (for models without a class token).
         title: figure title.
+        extent: where the grid of blocks lies, in pixels, as matplotlib's `imshow`
+            takes it, `(left, right, bottom, top)`; default: over the whole image,
+            one block per patch. Tokens made by a `conv_stem` do not tile the image:
+            give each block the place of its token, e.g. 8 pixels per token.
 
     Returns:
         A matplotlib `Figure` with the image, one panel per head (one flat block per
@@ -216,7 +225,7 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
     heats = received[:, prefix:].reshape(num_heads, rows, columns)
     vmax = float(heats.max())  # one scale for all heads, so their panels can be compared
     for head in range(num_heads):
-        shown = _overlay(axes[0, head + 1], image, heats[head], f"head {head}", vmax=vmax)
+        shown = _overlay(axes[0, head + 1], image, heats[head], f"head {head}", vmax=vmax, extent=extent)
     label = "attention received" if token is None else f"attention from token {token}"
     fig.colorbar(shown, ax=axes, shrink=0.8, label=label)
     if title:
@@ -224,13 +233,14 @@ def plot_attention_heads(image, attention, grid_size, token=0, title=None):
     return fig
 
 
-def plot_rollout(images, rollouts, labels=None):
+def plot_rollout(images, rollouts, labels=None, extent=None):
     """Attention rollout maps over their images: which patches each prediction drew on.
 
     Args:
         images: `(batch, height, width[, channels])`.
         rollouts: `(batch, rows, columns)`, from `keraskit.models.attention_rollout`.
         labels: optional titles, one per image.
+        extent: where the grid lies over each image, as in `plot_attention_heads`.
 
     Returns:
         A matplotlib `Figure` with two rows, the images and the rollout over them (one
@@ -258,7 +268,7 @@ def plot_rollout(images, rollouts, labels=None):
         _show(axes[0, index], images[index])
         if labels is not None:
             axes[0, index].set_title(str(labels[index]), fontsize=8)
-        shown = _overlay(axes[1, index], images[index], rollouts[index], vmax=vmax)
+        shown = _overlay(axes[1, index], images[index], rollouts[index], vmax=vmax, extent=extent)
     fig.colorbar(shown, ax=axes[1, :], shrink=0.8, label="share")
     axes[0, 0].set_ylabel("image")
     axes[1, 0].set_ylabel("rollout")
