@@ -103,8 +103,6 @@ def accelerator_name():
     >>> accelerator_name() is None or isinstance(accelerator_name(), str)
     True
     """
-    import keras
-
     backend = keras.backend.backend()
     try:
         if backend == "jax":
@@ -139,8 +137,6 @@ def accelerator_capability():
     >>> accelerator_capability()[0] in ("cpu", "gpu", "tpu")
     True
     """
-    import keras
-
     backend = keras.backend.backend()
     try:
         if backend == "jax":
