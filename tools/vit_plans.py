@@ -78,6 +78,20 @@ previous test score had been read; the lesson says so. Earlier the same day this
 convolutions as a separate model in front of the ViT, with an optional 2x2 last kernel:
 {"stem": 32} (the same model as conv_stem [32, 64, 64]) 0.9157 in 354 s, with label smoothing
 0.9145, 16 filters and a 2x2 last kernel 0.9143 (305 s), and that with 2 blocks 0.9142 (205 s).
+
+Lesson 09's section 8 compares the position embeddings on that hybrid and the tokens, with the full
+plan and two seeds each (2026-12-02, same conditions, after the lesson's test score had been read;
+no choice followed):
+
+    {"conv_stem": [16, 64, 64], "num_layers": 2, "position": "none"}                0.9148  248 s
+    {"conv_stem": [16, 64, 64], "num_layers": 2, "position": "none", "seed": 1}     0.9153  246 s
+    {"conv_stem": [16, 64, 64], "num_layers": 2, "position": "sincos2d"}            0.9162  251 s
+    {"conv_stem": [16, 64, 64], "num_layers": 2, "position": "sincos2d", "seed": 1} 0.9208  249 s
+    {"seed": 1}  (plain 7x7 patches)                                                0.8968  274 s
+
+With learned positions (0.9098 and 0.9155, above) the hybrid does no better than without any
+(the convolutions' zero padding tells border tokens apart), and 2D sin-cos came out ahead of
+learned with both seeds, by 0.64 and 0.53 points: under the lesson's 1.03-point rule.
 """
 
 import json
