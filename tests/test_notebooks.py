@@ -1,5 +1,6 @@
 """The course notebooks: stored outputs are current, and every lesson runs on this backend."""
 
+import ast
 import sys
 from pathlib import Path
 
@@ -54,3 +55,17 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
     assert path.read_bytes() == before
     executed = harness.nbformat.read(copies / path.name, as_version=4)
     assert harness.backend_used(executed) == keras.backend.backend()
+
+
+def test_recorded_runs_a_lesson_quotes_are_the_tools_own():
+    # Lesson 09's section 8 prints full-plan accuracies it could not afford to train itself
+    # (about 20 minutes); each must be one tools/vit_plans.py lists with its command.
+    notebook = harness.nbformat.read(harness.COURSE / "09_vision_transformer.ipynb", as_version=4)
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "FULL_PLAN = {" in c.source]
+    literal = cell.source[cell.source.index("{") : cell.source.index("}") + 1]
+    runs = ast.literal_eval(literal)
+    tool = (harness.ROOT / "tools" / "vit_plans.py").read_text()
+    for variant, accuracies in runs.items():
+        assert len(accuracies) == 2, variant  # seeds 0 and 1
+        for accuracy in accuracies:
+            assert f"{accuracy:.4f}" in tool, (variant, accuracy)
