@@ -59,11 +59,15 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
 
 def test_recorded_runs_a_lesson_quotes_are_the_tools_own():
     # Lesson 09's section 8 prints full-plan accuracies it could not afford to train itself
-    # (about 20 minutes); each must be one tools/vit_plans.py lists with its command.
+    # (over 20 minutes); each must be one tools/vit_plans.py lists with its command.
     notebook = harness.nbformat.read(harness.COURSE / "09_vision_transformer.ipynb", as_version=4)
     (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "FULL_PLAN = {" in c.source]
-    literal = cell.source[cell.source.index("{") : cell.source.index("}") + 1]
-    runs = ast.literal_eval(literal)
+    (assignment,) = [
+        node
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "FULL_PLAN"
+    ]
+    runs = ast.literal_eval(assignment.value)
     tool = (harness.ROOT / "tools" / "vit_plans.py").read_text()
     for variant, accuracies in runs.items():
         assert len(accuracies) == 2, variant  # seeds 0 and 1

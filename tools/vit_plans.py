@@ -90,8 +90,9 @@ no choice followed):
     {"seed": 1}  (plain 7x7 patches)                                                0.8968  274 s
 
 With learned positions (0.9098 and 0.9155, above) the hybrid does no better than without any
-(the convolutions' zero padding tells border tokens apart), and 2D sin-cos came out ahead of
-learned with both seeds, by 0.64 and 0.53 points: under the lesson's 1.03-point rule.
+(perhaps because the convolutions' zero padding tells border tokens apart; not tested), and 2D
+sin-cos came out ahead of learned with both seeds, by 0.64 and 0.53 points: under the lesson's
+1.03-point rule.
 """
 
 import json
