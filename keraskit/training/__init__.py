@@ -10,6 +10,7 @@ from keraskit.training.flops import (
     transformer_block_macs,
     vit_flops,
 )
+from keraskit.training.memory import KEEP_FREED_MEMORY_ENV, keep_freed_memory
 from keraskit.training.optimizers import adamw_optimizer, decayed_weights
 from keraskit.training.parallel import check_model_parallel, model_parallel, vit_layout_map
 from keraskit.training.precision import auto_precision, precision_scope, resolve_precision
@@ -24,6 +25,7 @@ from keraskit.training.schedules import warmup_cosine
 from keraskit.training.throughput import ThroughputMonitor
 
 __all__ = [
+    "KEEP_FREED_MEMORY_ENV",
     "PEAK_BF16_FLOPS",
     "HardDistillation",
     "ThroughputMonitor",
@@ -36,6 +38,7 @@ __all__ = [
     "data_parallel",
     "decayed_weights",
     "image_augmentation",
+    "keep_freed_memory",
     "model_parallel",
     "peak_flops",
     "precision_scope",
