@@ -10,11 +10,14 @@
 A notebook's metadata records a hash of its code cells when `run` stores its
 outputs. If a code cell changes afterwards, the hash no longer matches and
 `check` (and the tests) say the outputs are stale: rerun `make notebooks`.
-Execution uses nbclient in a fresh kernel, like a learner's "Restart & Run all".
+Execution uses nbclient in a fresh kernel, like a learner's "Restart & Run all",
+started with `keraskit.training.KEEP_FREED_MEMORY_ENV` in its environment, as the
+README asks a learner to start Jupyter on Linux (JAX trains faster with it).
 """
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import re
 import sys
@@ -29,6 +32,15 @@ COURSE = ROOT / "course"
 METADATA_KEY = "keraskit"
 # A lesson's intro says how long it takes; `run` writes the measured figure here.
 RUNTIME = re.compile(r"<!-- runtime -->.*?<!-- /runtime -->", re.DOTALL)
+
+
+def _keep_freed_memory_env():
+    """KEEP_FREED_MEMORY_ENV, read from its module alone: importing keraskit would import Keras here."""
+    path = ROOT / "keraskit" / "training" / "memory.py"
+    spec = importlib.util.spec_from_file_location("keraskit_memory", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.KEEP_FREED_MEMORY_ENV
 
 
 def lessons():
@@ -53,7 +65,7 @@ def execute(path, backend=None, smoke=False, timeout=600):
     run does. Raises nbclient's CellExecutionError, naming the cell, if any cell fails.
     """
     notebook = nbformat.read(path, as_version=4)
-    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PYTHONHASHSEED="0", TF_CPP_MIN_LOG_LEVEL="3", **_keep_freed_memory_env())
     if backend is None:
         env.pop("KERAS_BACKEND", None)
     else:
