@@ -5,8 +5,11 @@ class token, 10 classes), batch 256, AdamW, sparse cross-entropy from logits, sy
 images:
 
 - `keras-jax`, `keras-tensorflow`, `keras-torch`: `keraskit.models.vit` trained with
-  `model.fit`, what the lessons run; images/s over the epochs after the first (which
+  `model.fit`, what the lessons run (which includes `keep_freed_memory()`, called when a
+  lesson imports `keraskit.course`); images/s over the epochs after the first (which
   compiles).
+- `keras-jax-malloc-default`: `keras-jax` without `keep_freed_memory()`: glibc gives every
+  freed block back to the kernel, and XLA's next step faults its pages in again.
 - `pytorch`: `transformers.ViTForImageClassification` of the same sizes, in eager PyTorch
   with `torch.optim.AdamW`, the loop a PyTorch user writes; images/s after 5 warm-up steps.
 - `keras-torch-compiled` (only when asked for with `--runs`): `keras-torch` compiled with
@@ -35,7 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-RUNS = ("keras-jax", "keras-tensorflow", "keras-torch", "pytorch")
+RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
 ON_REQUEST = ("keras-torch-compiled",)  # its compilation alone takes over a minute here
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
              intermediate_dim=128, num_classes=10)  # fmt: skip
@@ -46,12 +49,16 @@ BATCHES_PER_EPOCH = 24
 COURSE_BACKEND = "torch"
 
 
-def keras_run(backend, jit_compile="auto"):
+def keras_run(backend, jit_compile="auto", keep_memory=True):
     os.environ["KERAS_BACKEND"] = backend
     import keras
     import numpy as np
 
     from keraskit.models import vit
+    from keraskit.training import keep_freed_memory
+
+    if keep_memory:  # before the first computation, as the lessons do
+        keep_freed_memory()
 
     keras.utils.set_random_seed(0)
     images, labels = _data(np)
@@ -61,18 +68,30 @@ def keras_run(backend, jit_compile="auto"):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
-    times = []
+    times, faults = [], []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+            self.start, self.faults = time.perf_counter(), _page_faults()
 
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.start)
+            faults.append(_page_faults() - self.faults)
 
     model.fit(images, labels, batch_size=BATCH, epochs=4, verbose=0, shuffle=False, callbacks=[EpochTimer()])
     # The first epoch compiles: the speed is the later epochs', the first is reported on its own.
-    return {"images_per_second": len(images) / statistics.median(times[1:]), "first_epoch_seconds": times[0]}
+    return {
+        "images_per_second": len(images) / statistics.median(times[1:]),
+        "first_epoch_seconds": times[0],
+        "page_faults_per_step": statistics.median(faults[1:]) / BATCHES_PER_EPOCH,
+    }
+
+
+def _page_faults():
+    """Minor page faults of this process so far: each is a 4 KiB page the kernel had to map."""
+    import resource  # Unix only, like the machines this benchmark is run on
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def pytorch_peer():
@@ -110,10 +129,13 @@ def pytorch_run():
 
     for index in range(5):
         step(index)
-    start = time.perf_counter()
+    start, faults = time.perf_counter(), _page_faults()
     for index in range(BATCHES_PER_EPOCH):
         step(index)
-    return {"images_per_second": BATCHES_PER_EPOCH * BATCH / (time.perf_counter() - start)}
+    return {
+        "images_per_second": BATCHES_PER_EPOCH * BATCH / (time.perf_counter() - start),
+        "page_faults_per_step": (_page_faults() - faults) / BATCHES_PER_EPOCH,
+    }
 
 
 def _data(np):
@@ -128,6 +150,8 @@ def child(run):
         result = pytorch_run()
     elif run == "keras-torch-compiled":
         result = keras_run("torch", jit_compile=True)
+    elif run == "keras-jax-malloc-default":
+        result = keras_run("jax", keep_memory=False)
     else:
         result = keras_run(run.removeprefix("keras-"))
     print(json.dumps(result))
@@ -143,6 +167,7 @@ def main(argv=None):
         return child(args.child)
 
     speeds = {run: [] for run in args.runs}
+    faults = {run: [] for run in args.runs}
     for round_index in range(args.rounds):
         for run in args.runs:
             result = subprocess.run(
@@ -152,6 +177,7 @@ def main(argv=None):
                 raise SystemExit(f"{run} failed:\n{result.stderr[-3000:]}")
             measured = json.loads(result.stdout.strip().splitlines()[-1])
             speeds[run].append(measured["images_per_second"])
+            faults[run].append(measured["page_faults_per_step"])
             first_epoch = (
                 f" (first epoch {measured['first_epoch_seconds']:.1f} s)"
                 if "first_epoch_seconds" in measured
@@ -164,13 +190,13 @@ def main(argv=None):
 
     medians = {run: statistics.median(values) for run, values in speeds.items()}
     print(_common.caption(f"Training the lesson-09 ViT on the CPU, batch {BATCH}, {args.rounds} rounds"))
-    print("| run | images/s (median) | every round | vs plain PyTorch |")
-    print("| --- | --- | --- | --- |")
+    print("| run | images/s (median) | every round | vs plain PyTorch | page faults per step (median) |")
+    print("| --- | --- | --- | --- | --- |")
     reference = medians.get("pytorch")
     for run, median in medians.items():
         ratio = f"{median / reference:.2f}x" if reference else "n/a"
         rounds = ", ".join(f"{value:,.0f}" for value in speeds[run])
-        print(f"| {run} | {median:,.0f} | {rounds} | {ratio} |")
+        print(f"| {run} | {median:,.0f} | {rounds} | {ratio} | {statistics.median(faults[run]):,.0f} |")
     keras_runs = {run: median for run, median in medians.items() if run.startswith("keras-")}
     course = f"keras-{COURSE_BACKEND}"
     if reference and keras_runs:
