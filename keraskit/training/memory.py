@@ -5,10 +5,11 @@ Why a CPU training step can spend half its time in the kernel: on Linux, glibc's
 with `munmap` as soon as it is freed. XLA's CPU runtime (JAX) allocates a training
 step's temporary buffers anew on every call and frees them at its end, so every
 step maps tens of megabytes again, and the kernel zero-fills each 4 KiB page the
-first time it is written. On the 2-core machine the course is measured on, lesson
-09's ViT at batch 256 paid about 20,000 page faults (80 MB) and 50-70 ms of kernel
-time per step on JAX; PyTorch and TensorFlow, which keep the blocks they free,
-paid almost none (`bench/cpu_training.py` prints the faults per step).
+first time it is written. On the 2-core machine the course is measured on, the ViT of
+`bench/cpu_training.py` (7x7 patches, 4 blocks, batch 256) paid 32,345 page faults
+(130 MB) per training step on JAX, plain PyTorch 47 (the benchmark prints the faults
+per step); lesson 09's conv-stem ViT at batch 256 paid about 20,000, and 48 to 75 ms of
+kernel time, per step on JAX in a separate measurement.
 
 glibc keeps freed memory when it has one heap for all threads, never serves a block
 with `mmap`, and gives nothing back below a large free size (`man 3 mallopt`). The
@@ -20,8 +21,12 @@ cell runs:
 - `KEEP_FREED_MEMORY_ENV`: environment variables for a process about to start
   (a Jupyter server and its kernels, a script). `tools/notebooks.py` starts the
   lessons' kernels with them.
-- `keep_freed_memory()`: the same for the running process, effective only if it
-  is called before other threads allocate (first thing in a script).
+- `keep_freed_memory()`: the same for the running process, effective only for
+  threads that first allocate after the call: in a script, call it before the first
+  computation (JAX starts the threads that run a compiled step then).
+
+This module imports only the standard library: `tools/notebooks.py` loads it by its
+path, without importing keraskit (and so Keras).
 """
 
 import ctypes
@@ -56,10 +61,12 @@ def _glibc():
 def keep_freed_memory():
     """Makes this process keep the memory it frees instead of giving it back to the OS.
 
-    Call it first thing in a script that trains on a CPU with JAX, before JAX or
-    anything else starts threads: glibc fixes its number of heaps when a second
-    thread first allocates, and later calls cannot change it (in a Jupyter kernel,
-    it is too late: start the kernel with `KEEP_FREED_MEMORY_ENV` instead). Freed
+    Call it in a script that trains on a CPU with JAX, before the first computation
+    (JAX starts the threads that run a compiled step then): glibc fixes its number
+    of heaps when a second thread first allocates, and a thread keeps the heap it
+    was given, so threads that allocated before the call are not helped. glibc
+    still accepts the settings then, so True does not mean that it helped. In a
+    Jupyter kernel it is too late: start the kernel with `KEEP_FREED_MEMORY_ENV`. Freed
     buffers are then reused by the next training step without a page fault per
     4 KiB. It changes how `malloc` behaves in the whole process, never what is
     computed; the resident memory stays at the largest the process has needed.
