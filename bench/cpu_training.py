@@ -5,9 +5,9 @@ class token, 10 classes), batch 256, AdamW, sparse cross-entropy from logits, sy
 images:
 
 - `keras-jax`, `keras-tensorflow`, `keras-torch`: `keraskit.models.vit` trained with
-  `model.fit`, what the lessons run (which includes `keep_freed_memory()`, called when a
-  lesson imports `keraskit.course`); images/s over the epochs after the first (which
-  compiles).
+  `model.fit`, what the lessons run, after `keraskit.training.keep_freed_memory()` (the
+  effect of the `KEEP_FREED_MEMORY_ENV` that the lessons' kernels are started with);
+  images/s over the epochs after the first (which compiles).
 - `keras-jax-malloc-default`: `keras-jax` without `keep_freed_memory()`: glibc gives every
   freed block back to the kernel, and XLA's next step faults its pages in again.
 - `pytorch`: `transformers.ViTForImageClassification` of the same sizes, in eager PyTorch
@@ -57,7 +57,7 @@ def keras_run(backend, jit_compile="auto", keep_memory=True):
     from keraskit.models import vit
     from keraskit.training import keep_freed_memory
 
-    if keep_memory:  # before the first computation, as the lessons do
+    if keep_memory:  # before the first computation, which starts XLA's threads
         keep_freed_memory()
 
     keras.utils.set_random_seed(0)
