@@ -108,7 +108,8 @@ def test_nothing_changes_without_glibc(monkeypatch):
     assert calls == []  # not even loaded
 
 
-def test_the_readme_command_sets_the_same_variables():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.startswith("env MALLOC_"))
+@pytest.mark.parametrize("page", ["README.md", "docs/run.md"])
+def test_the_documented_command_sets_the_same_variables(page):
+    text = (Path(__file__).resolve().parent.parent / page).read_text()
+    command = next(line for line in text.splitlines() if line.startswith("env MALLOC_"))
     assert dict(word.split("=", 1) for word in command.split() if "=" in word) == KEEP_FREED_MEMORY_ENV
