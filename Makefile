@@ -122,6 +122,7 @@ bench: $(BIN)/.installed data
 	$(BIN)/python bench/vit_throughput.py
 	KERAS_BACKEND=jax $(BIN)/python bench/time_to_accuracy.py
 	$(BIN)/python bench/cpu_training.py
+	$(BIN)/python bench/cpu_training.py --model conv-stem
 	$(BIN)/python bench/cpu_step_profile.py
 	$(BIN)/python bench/pretrained_agreement.py
 

@@ -1,8 +1,14 @@
 """Training speed on a learner's CPU: keraskit on each Keras backend against plain PyTorch.
 
-The lesson-09 ViT (28x28 grey images, 7x7 patches, width 64, 4 blocks of 4 heads, MLP 128,
-class token, 10 classes), batch 256, AdamW, sparse cross-entropy from logits, synthetic
-images:
+Two of lesson 09's ViTs (28x28 grey images, width 64, 4 heads, MLP 128, 10 classes), chosen
+with `--model`:
+
+- `patches` (the default): 7x7 patches, 4 blocks, class token; the plain ViT.
+- `conv-stem`: three 3x3 stride-2 convolutions (16, 64, 64 filters, ReLU) turn the image
+  into a 4x4 map, one token per position, 2 blocks, average pooling; the ViT lesson 09
+  trains and tests, and lesson 11 trains on a CPU.
+
+Batch 256, AdamW, sparse cross-entropy from logits, synthetic images:
 
 - `keras-jax`, `keras-tensorflow`, `keras-torch`: `keraskit.models.vit` trained with
   `model.fit`, what the lessons run, after `keraskit.training.keep_freed_memory()` (the
@@ -12,9 +18,15 @@ images:
   freed block back to the kernel, and XLA's next step faults its pages in again.
 - `pytorch`: `transformers.ViTForImageClassification` of the same sizes, in eager PyTorch
   with `torch.optim.AdamW`, the loop a PyTorch user writes; images/s after 5 warm-up steps.
+  For `conv-stem`: the same three `torch.nn.Conv2d`, then `transformers.ViTModel` reading
+  the 4x4 map as 1x1 patches, its tokens averaged into a linear head. `transformers`' ViT
+  always adds a class token, so it attends over 17 tokens where keraskit's attends over 16.
 - `keras-torch-compiled` (only when asked for with `--runs`): `keras-torch` compiled with
   `jit_compile=True`, which Keras turns into `torch.compile` of the whole train step; its
   first epoch, the compilation, is left out like the others' and printed on its own.
+- `keras-tensorflow-xla` (only when asked for): `keras-tensorflow` with `jit_compile=True`.
+  On a machine without a GPU, Keras's `"auto"` turns XLA off for TensorFlow and runs the
+  step as a TensorFlow graph, op by op; this run compiles it with XLA, as JAX always does.
 
 Each run is its own process (Keras picks its backend once per process). The runs take turns,
 round after round, so a slower or busier minute of the machine falls on all of them; the
@@ -23,6 +35,7 @@ table gives each one's median over the rounds and its ratio to plain PyTorch.
     python bench/cpu_training.py              # 3 rounds
     python bench/cpu_training.py --rounds 1   # a quicker look
     python bench/cpu_training.py --rounds 2 --runs keras-torch keras-torch-compiled pytorch
+    python bench/cpu_training.py --model conv-stem --runs keras-jax keras-torch pytorch
 
 The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
@@ -39,9 +52,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
 RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
-ON_REQUEST = ("keras-torch-compiled",)  # its compilation alone takes over a minute here
+# keras-torch-compiled: its compilation alone takes over a minute here.
+ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla")
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
              intermediate_dim=128, num_classes=10)  # fmt: skip
+DESCRIPTIONS = {"patches": "7x7 patches, 4 blocks", "conv-stem": "conv stem, 2 blocks"}
+# `keraskit.models.vit`'s arguments for each --model.
+MODELS = {
+    "patches": dict(SIZES, pooling="cls"),
+    "conv-stem": dict(SIZES, patch_size=1, conv_stem=(16, 64, 64), num_layers=2, pooling="gap"),
+}
 BATCH = 256
 BATCHES_PER_EPOCH = 24
 # The backend the lessons' setup cells pick on a machine without a GPU (chosen from this
@@ -49,7 +69,7 @@ BATCHES_PER_EPOCH = 24
 COURSE_BACKEND = "torch"
 
 
-def keras_run(backend, jit_compile="auto", keep_memory=True):
+def keras_run(model_name, backend, jit_compile="auto", keep_memory=True):
     os.environ["KERAS_BACKEND"] = backend
     import keras
     import numpy as np
@@ -62,7 +82,7 @@ def keras_run(backend, jit_compile="auto", keep_memory=True):
 
     keras.utils.set_random_seed(0)
     images, labels = _data(np)
-    model = vit(**SIZES, pooling="cls")
+    model = vit(**MODELS[model_name])
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -94,26 +114,67 @@ def _page_faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def pytorch_peer():
-    """The lesson-09 ViT as `transformers.ViTForImageClassification`, seeded, in training mode."""
+def pytorch_peer(model_name="patches"):
+    """The lesson-09 ViT in plain PyTorch and `transformers`, seeded, in training mode."""
     import torch
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.ViTConfig(
-        image_size=SIZES["image_size"], patch_size=SIZES["patch_size"], num_channels=SIZES["channels"],
-        hidden_size=SIZES["hidden_dim"], num_hidden_layers=SIZES["num_layers"],
-        num_attention_heads=SIZES["num_heads"], intermediate_size=SIZES["intermediate_dim"],
-        num_labels=SIZES["num_classes"], layer_norm_eps=1e-6,
-    )  # fmt: skip
-    return transformers.ViTForImageClassification(config).train()
+    sizes = MODELS[model_name]
+    if model_name == "patches":
+        config = transformers.ViTConfig(
+            image_size=sizes["image_size"], patch_size=sizes["patch_size"], num_channels=sizes["channels"],
+            hidden_size=sizes["hidden_dim"], num_hidden_layers=sizes["num_layers"],
+            num_attention_heads=sizes["num_heads"], intermediate_size=sizes["intermediate_dim"],
+            num_labels=sizes["num_classes"], layer_norm_eps=1e-6,
+        )  # fmt: skip
+        return transformers.ViTForImageClassification(config).train()
+    return conv_stem_peer(sizes).train()
 
 
-def pytorch_run():
+def conv_stem_peer(sizes):
+    """`--model conv-stem` in plain PyTorch: the same 3x3 stride-2 `Conv2d` layers with ReLU,
+    then `transformers.ViTModel` reading their 4x4 map as 1x1 patches (it adds a class token:
+    17 tokens against keraskit's 16), the mean of the 16 position tokens, a linear head.
+
+    `torch` is imported here, in the child process that runs this model only."""
+    import torch
+    import transformers
+
+    class ConvStemViT(torch.nn.Module):
+        """Convolutions, then transformers' ViT over the map's positions, then the mean token."""
+
+        def __init__(self, sizes):
+            super().__init__()
+            layers, channels = [], sizes["channels"]
+            for filters in sizes["conv_stem"]:
+                # padding=1 gives Keras's "same" output size at stride 2 (28 -> 14 -> 7 -> 4).
+                layers += [torch.nn.Conv2d(channels, filters, 3, stride=2, padding=1), torch.nn.ReLU()]
+                channels = filters
+            self.stem = torch.nn.Sequential(*layers)
+            map_size = sizes["image_size"]
+            for _ in sizes["conv_stem"]:
+                map_size = -(-map_size // 2)
+            config = transformers.ViTConfig(
+                image_size=map_size, patch_size=1, num_channels=channels, hidden_size=sizes["hidden_dim"],
+                num_hidden_layers=sizes["num_layers"], num_attention_heads=sizes["num_heads"],
+                intermediate_size=sizes["intermediate_dim"], layer_norm_eps=1e-6,
+            )  # fmt: skip
+            self.encoder = transformers.ViTModel(config, add_pooling_layer=False)
+            self.head = torch.nn.Linear(sizes["hidden_dim"], sizes["num_classes"])
+
+        def forward(self, pixel_values):
+            tokens = self.encoder(pixel_values=self.stem(pixel_values)).last_hidden_state
+            return self.head(tokens[:, 1:].mean(dim=1))  # the position tokens, not the class token
+
+    return ConvStemViT(sizes)
+
+
+def pytorch_run(model_name):
     import numpy as np
     import torch
 
-    model = pytorch_peer()
+    model = pytorch_peer(model_name)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_function = torch.nn.CrossEntropyLoss()
     images, labels = _data(np)
@@ -123,7 +184,8 @@ def pytorch_run():
     def step(index):
         batch = slice(index * BATCH, (index + 1) * BATCH)
         optimizer.zero_grad()
-        loss = loss_function(model(pixel_values=images[batch]).logits, labels[batch])
+        outputs = model(pixel_values=images[batch])
+        loss = loss_function(getattr(outputs, "logits", outputs), labels[batch])
         loss.backward()
         optimizer.step()
 
@@ -145,34 +207,36 @@ def _data(np):
     return images, rng.integers(0, SIZES["num_classes"], count)
 
 
-def child(run):
+def child(run, model_name):
     if run == "pytorch":
-        result = pytorch_run()
+        result = pytorch_run(model_name)
     elif run == "keras-torch-compiled":
-        result = keras_run("torch", jit_compile=True)
+        result = keras_run(model_name, "torch", jit_compile=True)
+    elif run == "keras-tensorflow-xla":
+        result = keras_run(model_name, "tensorflow", jit_compile=True)
     elif run == "keras-jax-malloc-default":
-        result = keras_run("jax", keep_memory=False)
+        result = keras_run(model_name, "jax", keep_memory=False)
     else:
-        result = keras_run(run.removeprefix("keras-"))
+        result = keras_run(model_name, run.removeprefix("keras-"))
     print(json.dumps(result))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--model", choices=tuple(MODELS), default="patches")
     parser.add_argument("--runs", nargs="+", choices=RUNS + ON_REQUEST, default=list(RUNS))
     parser.add_argument("--child", choices=RUNS + ON_REQUEST, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child)
+        return child(args.child, args.model)
 
     speeds = {run: [] for run in args.runs}
     faults = {run: [] for run in args.runs}
     for round_index in range(args.rounds):
         for run in args.runs:
-            result = subprocess.run(
-                [sys.executable, __file__, "--child", run], capture_output=True, text=True, check=False
-            )
+            command = [sys.executable, __file__, "--child", run, "--model", args.model]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
             if result.returncode:
                 raise SystemExit(f"{run} failed:\n{result.stderr[-3000:]}")
             measured = json.loads(result.stdout.strip().splitlines()[-1])
@@ -189,7 +253,8 @@ def main(argv=None):
             )
 
     medians = {run: statistics.median(values) for run, values in speeds.items()}
-    print(_common.caption(f"Training the lesson-09 ViT on the CPU, batch {BATCH}, {args.rounds} rounds"))
+    title = f"Training the lesson-09 ViT ({DESCRIPTIONS[args.model]}) on the CPU, batch {BATCH}"
+    print(_common.caption(f"{title}, {args.rounds} rounds"))
     print("| run | images/s (median) | every round | vs plain PyTorch | page faults per step (median) |")
     print("| --- | --- | --- | --- | --- |")
     reference = medians.get("pytorch")

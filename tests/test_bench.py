@@ -82,3 +82,22 @@ def test_the_cpu_peers_are_the_same_vit_parameter_for_parameter():
         pytest.skip("cpu_step_profile.py builds both models on the torch backend")
     ours, plain = load("cpu_step_profile").build()
     assert ours.count_params() == plain.num_parameters() == 139_018
+
+
+def test_the_conv_stem_peer_is_lesson_09s_model_plus_a_class_token():
+    """`cpu_training.py --model conv-stem` times the ViT lesson 09 trains against a PyTorch
+    model with the same layers: the same convolutions, blocks and head, plus the class token
+    and its position embedding that `transformers`' ViT always has (2 x width parameters)."""
+    pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    from keraskit.models import vit
+
+    training = load("cpu_training")
+    sizes = training.MODELS["conv-stem"]
+    ours = vit(**sizes)
+    plain = training.pytorch_peer("conv-stem")
+    plain_count = sum(weight.numel() for weight in plain.parameters())
+    assert plain_count == ours.count_params() + 2 * sizes["hidden_dim"]
+    images = torch.zeros(3, sizes["channels"], sizes["image_size"], sizes["image_size"])
+    assert tuple(plain(pixel_values=images).shape) == (3, sizes["num_classes"])
+    assert ours.output_shape == (None, sizes["num_classes"])
