@@ -122,14 +122,23 @@ def pytorch_peer(model_name="patches"):
     torch.manual_seed(0)
     sizes = MODELS[model_name]
     if model_name == "patches":
-        config = transformers.ViTConfig(
-            image_size=sizes["image_size"], patch_size=sizes["patch_size"], num_channels=sizes["channels"],
-            hidden_size=sizes["hidden_dim"], num_hidden_layers=sizes["num_layers"],
-            num_attention_heads=sizes["num_heads"], intermediate_size=sizes["intermediate_dim"],
-            num_labels=sizes["num_classes"], layer_norm_eps=1e-6,
+        config = _transformers_config(
+            sizes, image_size=sizes["image_size"], patch_size=sizes["patch_size"],
+            num_channels=sizes["channels"], num_labels=sizes["num_classes"],
         )  # fmt: skip
         return transformers.ViTForImageClassification(config).train()
     return conv_stem_peer(sizes).train()
+
+
+def _transformers_config(sizes, **geometry):
+    """`transformers.ViTConfig` with the blocks of `sizes`; `geometry` says what they read."""
+    import transformers
+
+    return transformers.ViTConfig(
+        hidden_size=sizes["hidden_dim"], num_hidden_layers=sizes["num_layers"],
+        num_attention_heads=sizes["num_heads"], intermediate_size=sizes["intermediate_dim"],
+        layer_norm_eps=1e-6, **geometry,
+    )  # fmt: skip
 
 
 def conv_stem_peer(sizes):
@@ -152,14 +161,10 @@ def conv_stem_peer(sizes):
                 layers += [torch.nn.Conv2d(channels, filters, 3, stride=2, padding=1), torch.nn.ReLU()]
                 channels = filters
             self.stem = torch.nn.Sequential(*layers)
-            map_size = sizes["image_size"]
-            for _ in sizes["conv_stem"]:
-                map_size = -(-map_size // 2)
-            config = transformers.ViTConfig(
-                image_size=map_size, patch_size=1, num_channels=channels, hidden_size=sizes["hidden_dim"],
-                num_hidden_layers=sizes["num_layers"], num_attention_heads=sizes["num_heads"],
-                intermediate_size=sizes["intermediate_dim"], layer_norm_eps=1e-6,
-            )  # fmt: skip
+            # The map's side, read off the convolutions themselves (4 for 28x28 images).
+            image = torch.zeros(1, sizes["channels"], sizes["image_size"], sizes["image_size"])
+            map_size = self.stem(image).shape[-1]
+            config = _transformers_config(sizes, image_size=map_size, patch_size=1, num_channels=channels)
             self.encoder = transformers.ViTModel(config, add_pooling_layer=False)
             self.head = torch.nn.Linear(sizes["hidden_dim"], sizes["num_classes"])
 
