@@ -124,6 +124,7 @@ bench: $(BIN)/.installed data
 	$(BIN)/python bench/cpu_training.py
 	$(BIN)/python bench/cpu_training.py --model conv-stem
 	$(BIN)/python bench/cpu_step_profile.py
+	$(BIN)/python bench/jax_step_profile.py
 	$(BIN)/python bench/pretrained_agreement.py
 
 # Execute every lesson at full size and store its outputs (with a hash of its code).

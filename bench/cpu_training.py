@@ -8,7 +8,7 @@ with `--model`:
   into a 4x4 map, one token per position, 2 blocks, average pooling; the ViT lesson 09
   trains and tests, and lesson 11 trains on a CPU.
 
-Batch 256, AdamW, sparse cross-entropy from logits, synthetic images:
+Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, synthetic images:
 
 - `keras-jax`, `keras-tensorflow`, `keras-torch`: `keraskit.models.vit` trained with
   `model.fit`, what the lessons run, after `keraskit.training.keep_freed_memory()` (the
@@ -27,6 +27,12 @@ Batch 256, AdamW, sparse cross-entropy from logits, synthetic images:
 - `keras-tensorflow-xla` (only when asked for): `keras-tensorflow` with `jit_compile=True`.
   On a machine without a GPU, Keras's `"auto"` turns XLA off for TensorFlow and runs the
   step as a TensorFlow graph, op by op; this run compiles it with XLA, as JAX always does.
+- `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
+  CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
+  around them) to the YNNPACK library as one "YNN fusion" each; `-off` turns that off
+  (`--xla_cpu_experimental_ynn_fusion_type=`), `-dots` gives it only single dots
+  (`=individual_dot`). They show how much of JAX's speed, at a given batch, comes from
+  those fusions (bench/README.md, "lesson 10's batch 128").
 
 Each run is its own process (Keras picks its backend once per process). The runs take turns,
 round after round, so a slower or busier minute of the machine falls on all of them; the
@@ -36,6 +42,7 @@ table gives each one's median over the rounds and its ratio to plain PyTorch.
     python bench/cpu_training.py --rounds 1   # a quicker look
     python bench/cpu_training.py --rounds 2 --runs keras-torch keras-torch-compiled pytorch
     python bench/cpu_training.py --model conv-stem --runs keras-jax keras-torch pytorch
+    python bench/cpu_training.py --batch 128 --runs keras-jax keras-jax-ynn-dots keras-torch pytorch
 
 The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
@@ -53,7 +60,9 @@ import _common  # noqa: E402
 
 RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
 # keras-torch-compiled: its compilation alone takes over a minute here.
-ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla")
+ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-jax-ynn-off", "keras-jax-ynn-dots")
+# The XLA flag each keras-jax-ynn-* run sets (an empty list of fusion kinds turns YNN fusions off).
+YNN_FUSIONS = {"keras-jax-ynn-off": "", "keras-jax-ynn-dots": "individual_dot"}
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
              intermediate_dim=128, num_classes=10)  # fmt: skip
 DESCRIPTIONS = {"patches": "7x7 patches, 4 blocks", "conv-stem": "conv stem, 2 blocks"}
@@ -62,15 +71,17 @@ MODELS = {
     "patches": dict(SIZES, pooling="cls"),
     "conv-stem": dict(SIZES, patch_size=1, conv_stem=(16, 64, 64), num_layers=2, pooling="gap"),
 }
-BATCH = 256
+BATCH = 256  # the default; lesson 10 trains at 128
 BATCHES_PER_EPOCH = 24
 # The backend the lessons' setup cells pick on a machine without a GPU (chosen from this
 # benchmark: the fastest of the three on the course's CPU).
 COURSE_BACKEND = "torch"
 
 
-def keras_run(model_name, backend, jit_compile="auto", keep_memory=True):
+def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, xla_flags=""):
     os.environ["KERAS_BACKEND"] = backend
+    if xla_flags:  # read once, when JAX starts XLA: before Keras imports it
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
     import keras
     import numpy as np
 
@@ -81,7 +92,7 @@ def keras_run(model_name, backend, jit_compile="auto", keep_memory=True):
         keep_freed_memory()
 
     keras.utils.set_random_seed(0)
-    images, labels = _data(np)
+    images, labels = _data(np, batch)
     model = vit(**MODELS[model_name])
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
@@ -98,7 +109,7 @@ def keras_run(model_name, backend, jit_compile="auto", keep_memory=True):
             times.append(time.perf_counter() - self.start)
             faults.append(_page_faults() - self.faults)
 
-    model.fit(images, labels, batch_size=BATCH, epochs=4, verbose=0, shuffle=False, callbacks=[EpochTimer()])
+    model.fit(images, labels, batch_size=batch, epochs=4, verbose=0, shuffle=False, callbacks=[EpochTimer()])
     # The first epoch compiles: the speed is the later epochs', the first is reported on its own.
     return {
         "images_per_second": len(images) / statistics.median(times[1:]),
@@ -175,22 +186,22 @@ def conv_stem_peer(sizes):
     return ConvStemViT(sizes)
 
 
-def pytorch_run(model_name):
+def pytorch_run(model_name, batch):
     import numpy as np
     import torch
 
     model = pytorch_peer(model_name)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_function = torch.nn.CrossEntropyLoss()
-    images, labels = _data(np)
+    images, labels = _data(np, batch)
     images = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())  # PyTorch takes channels first
     labels = torch.from_numpy(labels)
 
     def step(index):
-        batch = slice(index * BATCH, (index + 1) * BATCH)
+        rows = slice(index * batch, (index + 1) * batch)
         optimizer.zero_grad()
-        outputs = model(pixel_values=images[batch])
-        loss = loss_function(getattr(outputs, "logits", outputs), labels[batch])
+        outputs = model(pixel_values=images[rows])
+        loss = loss_function(getattr(outputs, "logits", outputs), labels[rows])
         loss.backward()
         optimizer.step()
 
@@ -200,29 +211,32 @@ def pytorch_run(model_name):
     for index in range(BATCHES_PER_EPOCH):
         step(index)
     return {
-        "images_per_second": BATCHES_PER_EPOCH * BATCH / (time.perf_counter() - start),
+        "images_per_second": BATCHES_PER_EPOCH * batch / (time.perf_counter() - start),
         "page_faults_per_step": (_page_faults() - faults) / BATCHES_PER_EPOCH,
     }
 
 
-def _data(np):
+def _data(np, batch):
     rng = np.random.default_rng(0)
-    count = BATCH * BATCHES_PER_EPOCH
+    count = batch * BATCHES_PER_EPOCH
     images = rng.random((count, SIZES["image_size"], SIZES["image_size"], SIZES["channels"]), dtype="float32")
     return images, rng.integers(0, SIZES["num_classes"], count)
 
 
-def child(run, model_name):
+def child(run, model_name, batch):
     if run == "pytorch":
-        result = pytorch_run(model_name)
+        result = pytorch_run(model_name, batch)
     elif run == "keras-torch-compiled":
-        result = keras_run(model_name, "torch", jit_compile=True)
+        result = keras_run(model_name, "torch", batch, jit_compile=True)
     elif run == "keras-tensorflow-xla":
-        result = keras_run(model_name, "tensorflow", jit_compile=True)
+        result = keras_run(model_name, "tensorflow", batch, jit_compile=True)
     elif run == "keras-jax-malloc-default":
-        result = keras_run(model_name, "jax", keep_memory=False)
+        result = keras_run(model_name, "jax", batch, keep_memory=False)
+    elif run in YNN_FUSIONS:
+        flag = f"--xla_cpu_experimental_ynn_fusion_type={YNN_FUSIONS[run]}"
+        result = keras_run(model_name, "jax", batch, xla_flags=flag)
     else:
-        result = keras_run(model_name, run.removeprefix("keras-"))
+        result = keras_run(model_name, run.removeprefix("keras-"), batch)
     print(json.dumps(result))
 
 
@@ -230,17 +244,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", choices=tuple(MODELS), default="patches")
+    parser.add_argument("--batch", type=int, default=BATCH, help="images per training step")
     parser.add_argument("--runs", nargs="+", choices=RUNS + ON_REQUEST, default=list(RUNS))
     parser.add_argument("--child", choices=RUNS + ON_REQUEST, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child, args.model)
+        return child(args.child, args.model, args.batch)
 
     speeds = {run: [] for run in args.runs}
     faults = {run: [] for run in args.runs}
     for round_index in range(args.rounds):
         for run in args.runs:
             command = [sys.executable, __file__, "--child", run, "--model", args.model]
+            command += ["--batch", str(args.batch)]
             result = subprocess.run(command, capture_output=True, text=True, check=False)
             if result.returncode:
                 raise SystemExit(f"{run} failed:\n{result.stderr[-3000:]}")
@@ -258,7 +274,7 @@ def main(argv=None):
             )
 
     medians = {run: statistics.median(values) for run, values in speeds.items()}
-    title = f"Training the lesson-09 ViT ({DESCRIPTIONS[args.model]}) on the CPU, batch {BATCH}"
+    title = f"Training the lesson-09 ViT ({DESCRIPTIONS[args.model]}) on the CPU, batch {args.batch}"
     print(_common.caption(f"{title}, {args.rounds} rounds"))
     print("| run | images/s (median) | every round | vs plain PyTorch | page faults per step (median) |")
     print("| --- | --- | --- | --- | --- |")

@@ -5,7 +5,10 @@ peer it times against must compute exactly what keraskit computes, on every back
 """
 
 import importlib.util
+import os
 import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -101,3 +104,63 @@ def test_the_conv_stem_peer_is_lesson_09s_model_plus_a_class_token():
     images = torch.zeros(3, sizes["channels"], sizes["image_size"], sizes["image_size"])
     assert tuple(plain(pixel_values=images).shape) == (3, sizes["num_classes"])
     assert ours.output_shape == (None, sizes["num_classes"])
+
+
+@pytest.mark.parametrize("run", ["keras-jax-ynn-off", "keras-jax-ynn-dots"])
+def test_the_ynn_runs_change_what_xla_compiles(run):
+    """`cpu_training.py --runs keras-jax-ynn-*` time JAX with XLA's YNNPACK fusions off or
+    limited to single dots. The flag is experimental: if a jaxlib renamed or dropped it, XLA
+    would refuse to start (unknown flag) or ignore it, and the runs would time nothing new.
+    A matrix product and a sum of squares compile to two YNN fusions by default (the product,
+    and the reduction), one when only dots may go to YNNPACK, none when fusions are off."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("a question about JAX's compiler: asked once, in the jax pass")
+    training = load("cpu_training")
+    program = (
+        "import jax, jax.numpy as jnp\n"
+        "f = jax.jit(lambda a, b: jnp.sum(a @ b, axis=0) + jnp.sum(a * a, axis=0))\n"
+        "print(f.lower(jnp.ones((256, 64)), jnp.ones((64, 64))).compile().as_text())\n"
+    )
+
+    def ynn_fusions(xla_flags):
+        environment = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu"}
+        result = subprocess.run(
+            [sys.executable, "-c", program], env=environment, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.count('"kind":"__ynn_fusion"')
+
+    assert ynn_fusions("") == 2
+    flagged = ynn_fusions(f"--xla_cpu_experimental_ynn_fusion_type={training.YNN_FUSIONS[run]}")
+    assert flagged == {"keras-jax-ynn-off": 0, "keras-jax-ynn-dots": 1}[run]
+
+
+def test_the_jax_step_profile_finds_xlas_own_work_in_the_trace():
+    """`jax_step_profile.py` reads the Perfetto trace that `jax.profiler.trace` writes: a format
+    JAX does not promise to keep. A tiny run must find XLA's fusions in it, taking time, beside
+    the wall clock."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("a JAX profile: run once, in the jax pass")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "jax_step_profile.py"),
+            "--batches",
+            "8",
+            "16",
+            "--steps",
+            "2",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ")]
+    kinds = {row[0].removeprefix("| "): [float(cell) for cell in row[1:3]] for row in rows[2:]}
+    assert kinds["wall clock (ms), untraced"][0] > 0 and kinds["wall clock (ms), traced"][0] > 0
+    fusions = [times for kind, times in kinds.items() if "fusion" in kind]
+    assert fusions and all(time >= 0 for times in fusions for time in times)
+    assert sum(times[1] for times in fusions) > 0
