@@ -3,16 +3,18 @@
 On one of our machines (an Intel Xeon, 2 cores) keraskit on JAX trained lesson 09's
 plain ViT (7x7 patches, 4 blocks) at about 1,500 images/s at batch 128 and 2,100 to
 3,000 at batch 256: a step of 128 images took about as long as one of 256. This
-script shows where the step's time goes at each batch size, each in its own process (a
-second model trained in the same process ran slower, whichever batch came second), the
+script shows where the step's time goes at each batch size, each in its own process (in
+one process, a model trained after another once ran at under half its speed per image), the
 batch sizes taking turns over `--rounds`, medians reported:
 
 - milliseconds per step, wall clock; beside it, per step, the kernel's count of minor
   page faults and the CPU time spent in the kernel (`getrusage`), which a step spends
-  mapping and zero-filling memory rather than computing. Each is measured twice, over the
-  same steps: untraced, then traced. Tracing can change what it measures (on the AMD
-  machine it once brought thousands of page faults per step that the untraced steps did
-  not have): read the event kinds only where the two wall clocks agree;
+  mapping and zero-filling memory rather than computing. One `model.fit` of four epochs
+  over the same steps: the first compiles, the second is untraced, the third traced, the
+  fourth untraced again, each timed from its start to its end. Tracing can change
+  what it measures (on the AMD machine it brought thousands of page faults per step that
+  the untraced steps did not have): read the event kinds only where the traced wall clock
+  agrees with the untraced ones;
 - XLA's own events from `jax.profiler.trace` (with the Perfetto trace it writes),
   summed by kind and divided by the number of steps. A kind is an event's name
   without its number: `copy_bitcast_fusion.12` and `copy_bitcast_fusion.3` are both
@@ -84,9 +86,15 @@ def milliseconds_by_kind(trace_folder):
     return totals
 
 
+# The epochs of one `model.fit`: the first compiles; the trace covers only the third, so the
+# second and fourth show the same steps untraced, before and after it.
+PHASES = ("compile", "untraced before", "traced", "untraced after")
+MEASURES = ("wall clock (ms)", "minor page faults", "kernel CPU time (ms)")  # EpochMeter's, per step
+
+
 def profile(batch, steps):
-    """After a warm-up, train `steps` steps at `batch` untraced, then the same steps traced: the
-    two `measure`s, and the traced steps' ms per step by event kind."""
+    """Train one model for `len(PHASES)` epochs of `steps` steps at `batch`, tracing one of them:
+    each later epoch's `EpochMeter` figures, and the traced epoch's ms per step by event kind."""
     keras.utils.set_random_seed(0)
     model = vit(**MODELS["patches"])
     model.compile(
@@ -96,38 +104,52 @@ def profile(batch, steps):
     rng = np.random.default_rng(0)
     images = rng.random((batch * steps, 28, 28, 1), dtype="float32")
     labels = rng.integers(0, 10, batch * steps)
-    fit = dict(batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    model.fit(images, labels, **fit)  # compiles the step and warms the allocator
-    untraced = measure(lambda: model.fit(images, labels, **fit), steps)
-    options = jax.profiler.ProfileOptions()
-    options.python_tracer_level = 0  # XLA's events only: Python's would swamp the trace
     with tempfile.TemporaryDirectory() as folder:
-        with jax.profiler.trace(folder, create_perfetto_trace=True, profiler_options=options):
-            traced = measure(lambda: model.fit(images, labels, **fit), steps)
+        meter = EpochMeter(steps, trace_epoch=PHASES.index("traced"), trace_folder=folder)
+        model.fit(images, labels, batch_size=batch, epochs=len(PHASES), verbose=0, shuffle=False,
+                  callbacks=[meter])  # fmt: skip
         totals = milliseconds_by_kind(folder)
-    return {
-        **{f"{name}, untraced": value for name, value in untraced.items()},
-        **{f"{name}, traced": value for name, value in traced.items()},
-        "kinds": {kind: total / steps for kind, total in totals.items()},
+    result = {
+        f"{name}, {phase}": value
+        for phase, figures in zip(PHASES, meter.epochs, strict=True)
+        if phase != "compile"
+        for name, value in figures.items()
     }
+    return {**result, "kinds": {kind: total / steps for kind, total in totals.items()}}
 
 
-def measure(train, steps):
-    """Per step of `train()`: wall ms, minor page faults, and kernel CPU ms (`getrusage`)."""
-    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    train()
-    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "wall clock (ms)": 1e3 * wall / steps,
-        "minor page faults": (after.ru_minflt - before.ru_minflt) / steps,
-        "kernel CPU time (ms)": 1e3 * (after.ru_stime - before.ru_stime) / steps,
-    }
+class EpochMeter(keras.callbacks.Callback):
+    """Per step of each epoch: wall ms, minor page faults and kernel CPU ms (`getrusage`);
+    `jax.profiler` traces epoch `trace_epoch` alone. Keras waits for an epoch's last step before
+    `on_epoch_end`, so the wall clock covers the computation, not just its dispatch."""
+
+    def __init__(self, steps, trace_epoch, trace_folder):
+        super().__init__()
+        self.steps, self.trace_epoch, self.trace_folder = steps, trace_epoch, trace_folder
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.trace_epoch:
+            options = jax.profiler.ProfileOptions()
+            options.python_tracer_level = 0  # XLA's events only: Python's would swamp the trace
+            jax.profiler.start_trace(self.trace_folder, create_perfetto_trace=True, profiler_options=options)
+        self.usage, self.start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        wall, usage = time.perf_counter() - self.start, resource.getrusage(resource.RUSAGE_SELF)
+        if epoch == self.trace_epoch:
+            jax.profiler.stop_trace()
+        self.epochs.append({
+            "wall clock (ms)": 1e3 * wall / self.steps,
+            "minor page faults": (usage.ru_minflt - self.usage.ru_minflt) / self.steps,
+            "kernel CPU time (ms)": 1e3 * (usage.ru_stime - self.usage.ru_stime) / self.steps,
+        })  # fmt: skip
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[128, 256])
-    parser.add_argument("--steps", type=int, default=16, help="traced training steps per batch size")
+    parser.add_argument("--steps", type=int, default=16, help="training steps per epoch (4 epochs)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--top", type=int, default=12, help="rows: the kinds that take longest")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -144,15 +166,17 @@ def main(argv=None):
             if result.returncode:
                 raise SystemExit(f"batch {batch} failed:\n{result.stderr[-3000:]}")
             measured[batch].append(json.loads(result.stdout.strip().splitlines()[-1]))
-            wall = measured[batch][-1]["wall clock (ms), untraced"]
+            wall = measured[batch][-1]["wall clock (ms), untraced before"]
             print(f"round {round_index + 1}: batch {batch} {wall:.1f} ms per step", file=sys.stderr)
     kinds = {batch: median_by_kind(runs) for batch, runs in measured.items()}
     names = [name for name in measured[args.batches[0]][0] if name != "kinds"]
     rows = {
         name: {batch: statistics.median(run[name] for run in runs) for batch, runs in measured.items()}
-        for name in sorted(names, key=lambda name: "traced" in name.split(", ")[-1])  # untraced first
+        for name in sorted(
+            names, key=lambda name: MEASURES.index(name.split(", ")[0])
+        )  # stable: phases in order
     }
-    walls = rows["wall clock (ms), untraced"]
+    walls = rows["wall clock (ms), untraced before"]
 
     first, last = args.batches[0], args.batches[-1]
     for kind in sorted(set().union(*kinds.values()), key=lambda kind: -longest(kinds, kind))[: args.top]:
@@ -181,9 +205,10 @@ def longest(kinds, kind):
 
 
 def relative_speed(per_batch, first, last):
-    """Images per millisecond at `first` over those at `last`: below 1, the kind handles fewer
-    images per millisecond at the first (smaller) batch, so it does not shrink with the batch."""
-    if min(per_batch[first], per_batch[last]) <= 0:
+    """Images per unit (ms, fault) at `first` over those at `last`: below 1, the row handles fewer
+    images per unit at the first (smaller) batch, so it does not shrink with the batch. Left out
+    under one unit per step, where rounding and noise would decide it."""
+    if min(per_batch[first], per_batch[last]) < 1:
         return "n/a"
     return f"{(first / per_batch[first]) / (last / per_batch[last]):.2f}"
 
