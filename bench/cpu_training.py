@@ -216,9 +216,10 @@ def pytorch_run(model_name, batch):
     }
 
 
-def _data(np, batch):
+def _data(np, batch, steps=BATCHES_PER_EPOCH):
+    """Random images and labels of the benchmark's sizes for `steps` batches of `batch`."""
     rng = np.random.default_rng(0)
-    count = batch * BATCHES_PER_EPOCH
+    count = batch * steps
     images = rng.random((count, SIZES["image_size"], SIZES["image_size"], SIZES["channels"]), dtype="float32")
     return images, rng.integers(0, SIZES["num_classes"], count)
 

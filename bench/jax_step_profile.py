@@ -59,7 +59,7 @@ import _common  # noqa: E402
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from cpu_training import MODELS  # noqa: E402
+from cpu_training import MODELS, _data  # noqa: E402
 
 from keraskit.models import vit  # noqa: E402
 
@@ -101,9 +101,7 @@ def profile(batch, steps):
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    rng = np.random.default_rng(0)
-    images = rng.random((batch * steps, 28, 28, 1), dtype="float32")
-    labels = rng.integers(0, 10, batch * steps)
+    images, labels = _data(np, batch, steps)
     with tempfile.TemporaryDirectory() as folder:
         meter = EpochMeter(steps, trace_epoch=PHASES.index("traced"), trace_folder=folder)
         model.fit(images, labels, batch_size=batch, epochs=len(PHASES), verbose=0, shuffle=False,
@@ -169,12 +167,10 @@ def main(argv=None):
             wall = measured[batch][-1]["wall clock (ms), untraced before"]
             print(f"round {round_index + 1}: batch {batch} {wall:.1f} ms per step", file=sys.stderr)
     kinds = {batch: median_by_kind(runs) for batch, runs in measured.items()}
-    names = [name for name in measured[args.batches[0]][0] if name != "kinds"]
+    names = [f"{measure}, {phase}" for measure in MEASURES for phase in PHASES if phase != "compile"]
     rows = {
         name: {batch: statistics.median(run[name] for run in runs) for batch, runs in measured.items()}
-        for name in sorted(
-            names, key=lambda name: MEASURES.index(name.split(", ")[0])
-        )  # stable: phases in order
+        for name in names
     }
     walls = rows["wall clock (ms), untraced before"]
 
