@@ -27,6 +27,10 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
 - `keras-tensorflow-xla` (only when asked for): `keras-tensorflow` with `jit_compile=True`.
   On a machine without a GPU, Keras's `"auto"` turns XLA off for TensorFlow and runs the
   step as a TensorFlow graph, op by op; this run compiles it with XLA, as JAX always does.
+- `keras-tensorflow-built` (only when asked for): `keras-tensorflow` with AdamW's variables
+  created before `fit` (`optimizer.build(model.trainable_variables)`). Without a distribution
+  strategy, Keras on TensorFlow creates them while it traces the first step, and `tf.function`
+  then traces the whole step a second time; this run shows what that costs in the first epoch.
 - `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
   CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
   around them) to the YNNPACK library as one "YNN fusion" each; `-off` turns that off
@@ -36,7 +40,8 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
 
 Each run is its own process (Keras picks its backend once per process). The runs take turns,
 round after round, so a slower or busier minute of the machine falls on all of them; the
-table gives each one's median over the rounds and its ratio to plain PyTorch.
+table gives each one's median over the rounds and its ratio to plain PyTorch, and for the
+Keras runs the first epoch's seconds (the same 24 steps, plus tracing or compiling the step).
 
     python bench/cpu_training.py              # 3 rounds
     python bench/cpu_training.py --rounds 1   # a quicker look
@@ -60,7 +65,8 @@ import _common  # noqa: E402
 
 RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
 # keras-torch-compiled: its compilation alone takes over a minute here.
-ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-jax-ynn-off", "keras-jax-ynn-dots")
+ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-tensorflow-built", "keras-jax-ynn-off",
+              "keras-jax-ynn-dots")  # fmt: skip
 # The XLA flag each keras-jax-ynn-* run sets (an empty list of fusion kinds turns YNN fusions off).
 YNN_FUSIONS = {"keras-jax-ynn-off": "", "keras-jax-ynn-dots": "individual_dot"}
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
@@ -78,7 +84,8 @@ BATCHES_PER_EPOCH = 24
 COURSE_BACKEND = "torch"
 
 
-def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, xla_flags=""):
+def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, xla_flags="",
+              build_optimizer=False):  # fmt: skip
     os.environ["KERAS_BACKEND"] = backend
     if xla_flags:  # read once, when JAX starts XLA: before Keras imports it
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
@@ -99,6 +106,8 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
+    if build_optimizer:  # its variables now, not while the first step is traced
+        model.optimizer.build(model.trainable_variables)
     times, faults = [], []
 
     class EpochTimer(keras.callbacks.Callback):
@@ -231,6 +240,8 @@ def child(run, model_name, batch):
         result = keras_run(model_name, "torch", batch, jit_compile=True)
     elif run == "keras-tensorflow-xla":
         result = keras_run(model_name, "tensorflow", batch, jit_compile=True)
+    elif run == "keras-tensorflow-built":
+        result = keras_run(model_name, "tensorflow", batch, build_optimizer=True)
     elif run == "keras-jax-malloc-default":
         result = keras_run(model_name, "jax", batch, keep_memory=False)
     elif run in YNN_FUSIONS:
@@ -254,6 +265,7 @@ def main(argv=None):
 
     speeds = {run: [] for run in args.runs}
     faults = {run: [] for run in args.runs}
+    first_epochs = {run: [] for run in args.runs}
     for round_index in range(args.rounds):
         for run in args.runs:
             command = [sys.executable, __file__, "--child", run, "--model", args.model]
@@ -264,11 +276,10 @@ def main(argv=None):
             measured = json.loads(result.stdout.strip().splitlines()[-1])
             speeds[run].append(measured["images_per_second"])
             faults[run].append(measured["page_faults_per_step"])
-            first_epoch = (
-                f" (first epoch {measured['first_epoch_seconds']:.1f} s)"
-                if "first_epoch_seconds" in measured
-                else ""
-            )
+            first_epoch = ""
+            if "first_epoch_seconds" in measured:
+                first_epochs[run].append(measured["first_epoch_seconds"])
+                first_epoch = f" (first epoch {first_epochs[run][-1]:.1f} s)"
             print(
                 f"round {round_index + 1}: {run} {speeds[run][-1]:,.0f} images/s{first_epoch}",
                 file=sys.stderr,
@@ -277,13 +288,16 @@ def main(argv=None):
     medians = {run: statistics.median(values) for run, values in speeds.items()}
     title = f"Training the lesson-09 ViT ({DESCRIPTIONS[args.model]}) on the CPU, batch {args.batch}"
     print(_common.caption(f"{title}, {args.rounds} rounds"))
-    print("| run | images/s (median) | every round | vs plain PyTorch | page faults per step (median) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| run | images/s (median) | every round | vs plain PyTorch | page faults per step (median) "
+          "| first epoch, s (median) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
     reference = medians.get("pytorch")
     for run, median in medians.items():
         ratio = f"{median / reference:.2f}x" if reference else "n/a"
         rounds = ", ".join(f"{value:,.0f}" for value in speeds[run])
-        print(f"| {run} | {median:,.0f} | {rounds} | {ratio} | {statistics.median(faults[run]):,.0f} |")
+        first = f"{statistics.median(first_epochs[run]):.1f}" if first_epochs[run] else "n/a"
+        fault = statistics.median(faults[run])
+        print(f"| {run} | {median:,.0f} | {rounds} | {ratio} | {fault:,.0f} | {first} |")
     keras_runs = {run: median for run, median in medians.items() if run.startswith("keras-")}
     course = f"keras-{COURSE_BACKEND}"
     if reference and keras_runs:

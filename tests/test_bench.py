@@ -135,6 +135,41 @@ def test_the_ynn_runs_change_what_xla_compiles(run):
     assert flagged == {"keras-jax-ynn-off": 0, "keras-jax-ynn-dots": 1}[run]
 
 
+def test_building_the_optimizer_first_keeps_variable_creation_out_of_the_traced_step():
+    """`cpu_training.py --runs keras-tensorflow-built` and lessons 10 and 12 build AdamW before
+    `fit` because, without it, Keras on TensorFlow creates AdamW's two slots per weight while
+    tracing the first step, which makes `tf.function` trace that step again. Counted here with
+    TensorFlow's own hook: every variable created inside a traced function, with and without."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a question about TensorFlow's tracing: asked once, in the tensorflow pass")
+    import tensorflow as tf
+
+    from keraskit.models import vit
+
+    def created_while_tracing(build_first):
+        keras.utils.set_random_seed(0)
+        model = vit(image_size=8, patch_size=4, channels=1, hidden_dim=8, num_layers=1, num_heads=2,
+                    intermediate_dim=16, num_classes=3)  # fmt: skip
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy")
+        if build_first:
+            model.optimizer.build(model.trainable_variables)
+        names = []
+
+        def record(next_creator, **kwargs):
+            if tf.inside_function():
+                names.append(kwargs.get("name"))
+            return next_creator(**kwargs)
+
+        images = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
+        with tf.variable_creator_scope(record):
+            model.fit(images, np.array([0, 1, 2, 0]), batch_size=4, epochs=1, verbose=0)
+        return names, len(model.trainable_variables)
+
+    default, weights = created_while_tracing(build_first=False)
+    assert len(default) == 2 * weights  # a momentum and a velocity per weight
+    assert created_while_tracing(build_first=True)[0] == []
+
+
 def test_the_jax_step_profile_finds_xlas_own_work_in_the_trace():
     """`jax_step_profile.py` reads the Perfetto trace that `jax.profiler.trace` writes: a format
     JAX does not promise to keep. A tiny run must find XLA's fusions in it, taking time, beside
