@@ -314,6 +314,27 @@ def test_train_vit_learns_and_reports_its_speed(capsys):
     assert run.model.output_shape == (None, 4)  # the plain ViT, augmentation left out
 
 
+def test_train_vit_creates_no_variable_while_its_step_is_traced():
+    """On TensorFlow a variable created inside the traced training step (AdamW's slots, a metric
+    named by a string) makes `tf.function` trace the whole step a second time; `train_vit`
+    creates them all before `fit`. Counted with TensorFlow's own hook."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("only TensorFlow traces the step with tf.function")
+    import tensorflow as tf
+
+    created = []
+
+    def record(next_creator, **kwargs):
+        if tf.inside_function():
+            created.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    train, validation = shapes_data(128, 64)
+    with tf.variable_creator_scope(record):
+        train_vit(train, validation, model_config=TINY, epochs=1, batch_size=64, verbose=0)
+    assert created == []
+
+
 def test_train_vit_without_validation_data_reports_none(capsys):
     train, _ = shapes_data(128, 64)
     run = train_vit(train, model_config=TINY, epochs=1, batch_size=64, verbose=0)

@@ -261,9 +261,12 @@ def train_vit(
         trainer.compile(
             optimizer=adamw_optimizer(model, schedule, weight_decay=weight_decay),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=label_smoothing),
-            metrics=["accuracy"],
+            metrics=[keras.metrics.CategoricalAccuracy("accuracy")],  # its variables made here, not in fit
             steps_per_execution=steps_per_execution,
         )
+        # AdamW's variables now. Left to the first training step, they would be created while
+        # TensorFlow traces that step into a graph, and `tf.function` would then trace it again.
+        trainer.optimizer.build(trainer.trainable_variables)
         monitor = ThroughputMonitor(len(x_train), vit_flops(model, training=True), peak_flops())
         checkpoints = [keras.callbacks.BackupAndRestore(str(checkpoint_dir))] if checkpoint_dir else []
         start = time.perf_counter()
