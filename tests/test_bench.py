@@ -135,23 +135,27 @@ def test_the_ynn_runs_change_what_xla_compiles(run):
     assert flagged == {"keras-jax-ynn-off": 0, "keras-jax-ynn-dots": 1}[run]
 
 
-def test_building_the_optimizer_first_keeps_variable_creation_out_of_the_traced_step():
-    """`cpu_training.py --runs keras-tensorflow-built` and lessons 10 and 12 build AdamW before
-    `fit` because, without it, Keras on TensorFlow creates AdamW's two slots per weight while
-    tracing the first step, which makes `tf.function` trace that step again. Counted here with
-    TensorFlow's own hook: every variable created inside a traced function, with and without."""
+def test_what_keras_creates_while_tensorflow_traces_the_first_step():
+    """Why `cpu_training.py --runs keras-tensorflow-built`, lessons 10 and 12 and `train_vit`
+    create AdamW's variables before `fit` and pass metric objects: without a distribution
+    strategy, Keras on TensorFlow leaves AdamW's two slots per weight, and the two variables of
+    a metric named by a string, to the trace of the first step, which makes `tf.function`
+    trace that step again. Counted with TensorFlow's own hook, every variable created inside a
+    traced function; if Keras began to create them before `fit` itself, the first count fails
+    and the workaround can go."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("a question about TensorFlow's tracing: asked once, in the tensorflow pass")
     import tensorflow as tf
 
     from keraskit.models import vit
 
-    def created_while_tracing(build_first):
+    def created_while_tracing(build_optimizer, metrics):
         keras.utils.set_random_seed(0)
         model = vit(image_size=8, patch_size=4, channels=1, hidden_dim=8, num_layers=1, num_heads=2,
                     intermediate_dim=16, num_classes=3)  # fmt: skip
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy")
-        if build_first:
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="sparse_categorical_crossentropy",
+                      metrics=metrics)  # fmt: skip
+        if build_optimizer:
             model.optimizer.build(model.trainable_variables)
         names = []
 
@@ -165,9 +169,13 @@ def test_building_the_optimizer_first_keeps_variable_creation_out_of_the_traced_
             model.fit(images, np.array([0, 1, 2, 0]), batch_size=4, epochs=1, verbose=0)
         return names, len(model.trainable_variables)
 
-    default, weights = created_while_tracing(build_first=False)
+    default, weights = created_while_tracing(build_optimizer=False, metrics=[])
     assert len(default) == 2 * weights  # a momentum and a velocity per weight
-    assert created_while_tracing(build_first=True)[0] == []
+    assert created_while_tracing(build_optimizer=True, metrics=[])[0] == []
+    named, _ = created_while_tracing(build_optimizer=True, metrics=["accuracy"])
+    assert sorted(named) == ["count", "total"]
+    metric_object = keras.metrics.SparseCategoricalAccuracy("accuracy")
+    assert created_while_tracing(build_optimizer=True, metrics=[metric_object])[0] == []
 
 
 def test_the_jax_step_profile_finds_xlas_own_work_in_the_trace():
