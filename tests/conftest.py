@@ -24,6 +24,8 @@ if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 
+import contextlib  # noqa: E402
+
 import keras  # noqa: E402
 import numpy as np
 import pytest
@@ -34,6 +36,23 @@ def to_numpy(x):
     if isinstance(x, keras.Variable):
         x = x.value
     return keras.ops.convert_to_numpy(x)
+
+
+@contextlib.contextmanager
+def variables_created_while_tracing():
+    """On TensorFlow: the names of the variables created inside a traced `tf.function`, in a list
+    filled while the `with` block runs. Such a variable makes `tf.function` trace the step again."""
+    import tensorflow as tf
+
+    names = []
+
+    def record(next_creator, **kwargs):
+        if tf.inside_function():
+            names.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    with tf.variable_creator_scope(record):
+        yield names
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import variables_created_while_tracing
 
 BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
 
@@ -145,8 +146,6 @@ def test_what_keras_creates_while_tensorflow_traces_the_first_step():
     and the workaround can go."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("a question about TensorFlow's tracing: asked once, in the tensorflow pass")
-    import tensorflow as tf
-
     from keraskit.models import vit
 
     def created_while_tracing(build_optimizer, metrics):
@@ -157,15 +156,8 @@ def test_what_keras_creates_while_tensorflow_traces_the_first_step():
                       metrics=metrics)  # fmt: skip
         if build_optimizer:
             model.optimizer.build(model.trainable_variables)
-        names = []
-
-        def record(next_creator, **kwargs):
-            if tf.inside_function():
-                names.append(kwargs.get("name"))
-            return next_creator(**kwargs)
-
         images = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
-        with tf.variable_creator_scope(record):
+        with variables_created_while_tracing() as names:
             model.fit(images, np.array([0, 1, 2, 0]), batch_size=4, epochs=1, verbose=0)
         return names, len(model.trainable_variables)
 

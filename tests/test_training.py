@@ -10,7 +10,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
+from conftest import to_numpy, variables_created_while_tracing
 
 from keraskit.course.data import synthetic_shapes
 from keraskit.layers import PatchEncoder
@@ -320,17 +320,8 @@ def test_train_vit_creates_no_variable_while_its_step_is_traced():
     creates them all before `fit`. Counted with TensorFlow's own hook."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("only TensorFlow traces the step with tf.function")
-    import tensorflow as tf
-
-    created = []
-
-    def record(next_creator, **kwargs):
-        if tf.inside_function():
-            created.append(kwargs.get("name"))
-        return next_creator(**kwargs)
-
     train, validation = shapes_data(128, 64)
-    with tf.variable_creator_scope(record):
+    with variables_created_while_tracing() as created:
         train_vit(train, validation, model_config=TINY, epochs=1, batch_size=64, verbose=0)
     assert created == []
 
