@@ -18,6 +18,7 @@ from keraskit.models import attention_rollout, vit, vit_base
 from keraskit.training import (
     HardDistillation,
     ThroughputMonitor,
+    WarmupCosine,
     accelerator_capability,
     adamw_optimizer,
     auto_precision,
@@ -61,6 +62,55 @@ def test_warmup_cosine_follows_the_formula(final):
     )
     got = np.array([float(to_numpy(schedule(step))) for step in steps])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("warmup, final", [(30, 0.0), (30, 1e-5), (0, 0.0)])
+def test_warmup_cosine_gives_kerass_cosine_decay_to_the_bit(warmup, final):
+    """The same rates as Keras's own CosineDecay with the same arguments, bit for bit, so that a
+    lesson trained with either would print the same numbers."""
+    peak, total = 3e-3, 200
+    ours = warmup_cosine(peak, total, warmup, final_learning_rate=final)
+    kerass = keras.optimizers.schedules.CosineDecay(
+        0.0, total - warmup, alpha=final / peak, warmup_target=peak, warmup_steps=warmup
+    )
+    steps = [0, 1, 15, 29, 30, 31, 60, 115, 170, total - 1, total, total + 50]
+    np.testing.assert_array_equal(
+        [to_numpy(ours(step)) for step in steps], [to_numpy(kerass(step)) for step in steps]
+    )
+    # Without a branch it also takes many steps at once (vectorised cos may round 1 ulp differently).
+    np.testing.assert_allclose(to_numpy(ours(np.array(steps))), [to_numpy(ours(s)) for s in steps], rtol=2e-6)
+
+
+def test_warmup_cosine_round_trips_through_its_config():
+    schedule = warmup_cosine(2e-3, 100, 10, final_learning_rate=1e-4)
+    config = keras.optimizers.schedules.serialize(schedule)
+    assert config["registered_name"] == "keraskit>WarmupCosine"
+    again = keras.optimizers.schedules.deserialize(config)
+    assert isinstance(again, WarmupCosine) and again.get_config() == schedule.get_config()
+    with pytest.raises(ValueError, match="Expected a float warmup_target. Received: warmup_target=None"):
+        WarmupCosine(1e-3, 100)
+
+
+def test_adamw_traces_no_branch_with_warmup_cosine():
+    """Keras's AdamW reads the learning rate once per weight (weight decay) and once per step; on
+    TensorFlow, Keras's CosineDecay makes each read a `tf.cond` in the traced step, with two
+    small graphs to build and optimise. WarmupCosine makes none. If Keras starts reading the
+    rate once, the first assertion fails and WarmupCosine can go back to plain CosineDecay."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("only TensorFlow traces the step into a graph with tf.cond")
+    import tensorflow as tf
+
+    def branches_in_traced_step(schedule):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05), loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        data = (tf.zeros((8, 3)), tf.zeros((8, 2)))
+        graph = tf.function(model.train_step).get_concrete_function(data).graph
+        return sum(op.type in ("If", "StatelessIf") for op in graph.get_operations())
+
+    kerass = keras.optimizers.schedules.CosineDecay(0.0, 90, warmup_target=1e-3, warmup_steps=10)
+    assert branches_in_traced_step(kerass) == 4 + 1  # one per weight (2 kernels, 2 biases), one per step
+    assert branches_in_traced_step(warmup_cosine(1e-3, 100, 10)) == 0
 
 
 @pytest.mark.parametrize(

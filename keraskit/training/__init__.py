@@ -21,7 +21,7 @@ from keraskit.training.recipe import (
     train_vit,
     with_augmentation,
 )
-from keraskit.training.schedules import warmup_cosine
+from keraskit.training.schedules import WarmupCosine, warmup_cosine
 from keraskit.training.throughput import ThroughputMonitor
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "HardDistillation",
     "ThroughputMonitor",
     "TrainingRun",
+    "WarmupCosine",
     "accelerator_capability",
     "accelerator_name",
     "adamw_optimizer",

@@ -1,6 +1,7 @@
 """The learning-rate schedule ViTs are trained with: linear warmup, then cosine decay."""
 
 import keras
+from keras import ops
 
 
 def warmup_cosine(peak_learning_rate, total_steps, warmup_steps, final_learning_rate=0.0):
@@ -11,7 +12,8 @@ def warmup_cosine(peak_learning_rate, total_steps, warmup_steps, final_learning_
     climbs linearly for `warmup_steps`; then it follows half a cosine, which
     spends long at high rates and lands softly (Loshchilov & Hutter, 2017).
 
-    This is Keras's own `CosineDecay` with its warmup options set; the
+    This is Keras's own `CosineDecay` with its warmup options set (as
+    `WarmupCosine`, which computes the same numbers without a branch); the
     exercise for lesson 11 builds the same curve from the formula:
 
         step < warmup:  lr = peak * step / warmup
@@ -25,7 +27,7 @@ def warmup_cosine(peak_learning_rate, total_steps, warmup_steps, final_learning_
         final_learning_rate: the rate at the last step.
 
     Returns:
-        A `keras.optimizers.schedules.LearningRateSchedule`.
+        A `WarmupCosine`: a `keras.optimizers.schedules.CosineDecay`.
 
     Example:
 
@@ -45,10 +47,59 @@ def warmup_cosine(peak_learning_rate, total_steps, warmup_steps, final_learning_
             f"Received: peak_learning_rate={peak_learning_rate}, "
             f"final_learning_rate={final_learning_rate}"
         )
-    return keras.optimizers.schedules.CosineDecay(
+    return WarmupCosine(
         initial_learning_rate=0.0,
         decay_steps=total_steps - warmup_steps,
         alpha=final_learning_rate / peak_learning_rate,  # Keras's alpha: final rate as a fraction
         warmup_target=peak_learning_rate,
         warmup_steps=warmup_steps,
     )
+
+
+@keras.saving.register_keras_serializable(package="keraskit")
+class WarmupCosine(keras.optimizers.schedules.CosineDecay):
+    """Keras's `CosineDecay` with warmup, its phase picked by `ops.where` instead of `ops.cond`.
+
+    The same arguments and the very same numbers as `CosineDecay` (its own
+    warmup and decay functions compute both phases); only the choice between
+    them differs. Why it matters: Keras's `AdamW` reads the learning rate once
+    per weight for its weight decay (Keras 3.15), so a step of lesson 09's ViT
+    evaluates the schedule 73 times. On TensorFlow each `ops.cond` becomes a
+    `tf.cond` with two small graphs, which `fit` traces and optimises before
+    the first step: about 3 s more per model on a 2-core CPU
+    (bench/schedule_tracing.py). Computing both phases (a few scalar
+    operations each) and keeping one costs nothing measurable.
+
+    Made by `warmup_cosine`; needs `warmup_target` (the peak rate).
+
+    Example:
+
+    >>> import numpy as np
+    >>> schedule = WarmupCosine(0.0, decay_steps=90, warmup_target=1e-3, warmup_steps=10)
+    >>> np.round(keras.ops.convert_to_numpy(schedule(np.array([0, 5, 10, 55, 100]))), 6)
+    array([0.    , 0.0005, 0.001 , 0.0005, 0.    ], dtype=float32)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="WarmupCosine",
+                 warmup_target=None, warmup_steps=0):  # fmt: skip
+        if warmup_target is None:
+            raise ValueError(
+                "WarmupCosine needs the rate to warm up to. Expected a float warmup_target. "
+                f"Received: warmup_target={warmup_target}"
+            )
+        super().__init__(initial_learning_rate, decay_steps, alpha=alpha, name=name,
+                         warmup_target=warmup_target, warmup_steps=warmup_steps)  # fmt: skip
+
+    def __call__(self, step):
+        with keras.name_scope(self.name):
+            initial = ops.convert_to_tensor(self.initial_learning_rate)
+            dtype = initial.dtype
+            decay_steps = ops.cast(self.decay_steps, dtype)
+            warmup_steps = ops.cast(self.warmup_steps, dtype)
+            target = ops.cast(self.warmup_target, dtype)
+            step = ops.minimum(ops.cast(step, dtype), decay_steps + warmup_steps)  # flat after the end
+            # Both phases, as CosineDecay computes them (with 0 warmup steps the first is
+            # 0/0, never picked).
+            warming = self._warmup_function(step, warmup_steps, target, initial)
+            decaying = self._decay_function(step - warmup_steps, decay_steps, target, dtype)
+            return ops.where(step < warmup_steps, warming, decaying)
