@@ -31,6 +31,12 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
   created before `fit` (`optimizer.build(model.trainable_variables)`). Without a distribution
   strategy, Keras on TensorFlow creates them while it traces the first step, and `tf.function`
   then traces the whole step a second time; this run shows what that costs in the first epoch.
+- `keras-tensorflow-cosine-decay`, `keras-tensorflow-warmup-cosine` (only when asked for):
+  `keras-tensorflow-built` with the rate warming up, then decaying, as the lessons train:
+  Keras's `CosineDecay` with its warmup options, or `keraskit.training.warmup_cosine` (the same
+  rates, phase picked without a branch). Keras's AdamW reads the rate once per weight for its
+  weight decay, and on TensorFlow each read of `CosineDecay` is a `tf.cond` in the traced step;
+  their first epochs show what those branches cost.
 - `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
   CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
   around them) to the YNNPACK library as one "YNN fusion" each; `-off` turns that off
@@ -48,6 +54,8 @@ Keras runs the first epoch's seconds (the same 24 steps, plus tracing or compili
     python bench/cpu_training.py --rounds 2 --runs keras-torch keras-torch-compiled pytorch
     python bench/cpu_training.py --model conv-stem --runs keras-jax keras-torch pytorch
     python bench/cpu_training.py --batch 128 --runs keras-jax keras-jax-ynn-dots keras-torch pytorch
+    python bench/cpu_training.py --batch 128 --runs keras-tensorflow-built keras-tensorflow-cosine-decay \
+        keras-tensorflow-warmup-cosine
 
 The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
@@ -65,7 +73,8 @@ import _common  # noqa: E402
 
 RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
 # keras-torch-compiled: its compilation alone takes over a minute here.
-ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-tensorflow-built", "keras-jax-ynn-off",
+ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-tensorflow-built",
+              "keras-tensorflow-cosine-decay", "keras-tensorflow-warmup-cosine", "keras-jax-ynn-off",
               "keras-jax-ynn-dots")  # fmt: skip
 # The XLA flag each keras-jax-ynn-* run sets (an empty list of fusion kinds turns YNN fusions off).
 YNN_FUSIONS = {"keras-jax-ynn-off": "", "keras-jax-ynn-dots": "individual_dot"}
@@ -85,7 +94,7 @@ COURSE_BACKEND = "torch"
 
 
 def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, xla_flags="",
-              build_optimizer=False):  # fmt: skip
+              build_optimizer=False, schedule=None):  # fmt: skip
     os.environ["KERAS_BACKEND"] = backend
     if xla_flags:  # read once, when JAX starts XLA: before Keras imports it
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
@@ -93,7 +102,7 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
     import numpy as np
 
     from keraskit.models import vit
-    from keraskit.training import keep_freed_memory
+    from keraskit.training import keep_freed_memory, warmup_cosine
 
     if keep_memory:  # before the first computation, which starts XLA's threads
         keep_freed_memory()
@@ -101,8 +110,13 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
     keras.utils.set_random_seed(0)
     images, labels = _data(np, batch)
     model = vit(**MODELS[model_name])
+    learning_rate = 1e-3
+    if schedule == "cosine-decay":  # lesson 10's plan for about 600 steps, in Keras's schedule
+        learning_rate = keras.optimizers.schedules.CosineDecay(0.0, 540, warmup_target=1e-3, warmup_steps=60)
+    elif schedule == "warmup-cosine":  # the same rates from keraskit
+        learning_rate = warmup_cosine(1e-3, total_steps=600, warmup_steps=60)
     model.compile(
-        optimizer=keras.optimizers.AdamW(1e-3),
+        optimizer=keras.optimizers.AdamW(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
@@ -242,6 +256,9 @@ def child(run, model_name, batch):
         result = keras_run(model_name, "tensorflow", batch, jit_compile=True)
     elif run == "keras-tensorflow-built":
         result = keras_run(model_name, "tensorflow", batch, build_optimizer=True)
+    elif run in ("keras-tensorflow-cosine-decay", "keras-tensorflow-warmup-cosine"):
+        schedule = run.removeprefix("keras-tensorflow-")
+        result = keras_run(model_name, "tensorflow", batch, build_optimizer=True, schedule=schedule)
     elif run == "keras-jax-malloc-default":
         result = keras_run(model_name, "jax", batch, keep_memory=False)
     elif run in YNN_FUSIONS:
