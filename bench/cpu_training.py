@@ -34,9 +34,8 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
 - `keras-tensorflow-cosine-decay`, `keras-tensorflow-warmup-cosine` (only when asked for):
   `keras-tensorflow-built` with the rate warming up, then decaying, as the lessons train:
   Keras's `CosineDecay` with its warmup options, or `keraskit.training.warmup_cosine` (the same
-  rates, phase picked without a branch). Keras's AdamW reads the rate once per weight for its
-  weight decay, and on TensorFlow each read of `CosineDecay` is a `tf.cond` in the traced step;
-  their first epochs show what those branches cost.
+  rates, the phase picked with `ops.where`). Their first epochs show what `CosineDecay`'s
+  `tf.cond`s cost (bench/README.md, "a branch per weight in the learning-rate schedule").
 - `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
   CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
   around them) to the YNNPACK library as one "YNN fusion" each; `-off` turns that off
@@ -111,7 +110,7 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
     images, labels = _data(np, batch)
     model = vit(**MODELS[model_name])
     learning_rate = 1e-3
-    if schedule == "cosine-decay":  # lesson 10's plan for about 600 steps, in Keras's schedule
+    if schedule == "cosine-decay":  # lesson 10's step counts (600, 60 of warmup), in Keras's schedule
         learning_rate = keras.optimizers.schedules.CosineDecay(0.0, 540, warmup_target=1e-3, warmup_steps=60)
     elif schedule == "warmup-cosine":  # the same rates from keraskit
         learning_rate = warmup_cosine(1e-3, total_steps=600, warmup_steps=60)

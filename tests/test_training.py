@@ -77,7 +77,8 @@ def test_warmup_cosine_gives_kerass_cosine_decay_to_the_bit(warmup, final):
     np.testing.assert_array_equal(
         [to_numpy(ours(step)) for step in steps], [to_numpy(kerass(step)) for step in steps]
     )
-    # Without a branch it also takes many steps at once (vectorised cos may round 1 ulp differently).
+    # Without a branch it also takes many steps at once (a vectorised cos may round the last bit
+    # differently).
     np.testing.assert_allclose(to_numpy(ours(np.array(steps))), [to_numpy(ours(s)) for s in steps], rtol=2e-6)
 
 
@@ -92,10 +93,10 @@ def test_warmup_cosine_round_trips_through_its_config():
 
 
 def test_adamw_traces_no_branch_with_warmup_cosine():
-    """Keras's AdamW reads the learning rate once per weight (weight decay) and once per step; on
-    TensorFlow, Keras's CosineDecay makes each read a `tf.cond` in the traced step, with two
-    small graphs to build and optimise. WarmupCosine makes none. If Keras starts reading the
-    rate once, the first assertion fails and WarmupCosine can go back to plain CosineDecay."""
+    """Keras's AdamW reads the learning rate once for every weight it decays and once for the
+    update; on TensorFlow, Keras's CosineDecay makes each read a `tf.cond` in the traced step, two
+    small graphs to build and optimise. WarmupCosine makes none. If Keras starts reading the rate
+    once, the first assertion fails and warmup_cosine can go back to plain CosineDecay."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("only TensorFlow traces the step into a graph with tf.cond")
     import tensorflow as tf

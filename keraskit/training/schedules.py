@@ -60,15 +60,15 @@ def warmup_cosine(peak_learning_rate, total_steps, warmup_steps, final_learning_
 class WarmupCosine(keras.optimizers.schedules.CosineDecay):
     """Keras's `CosineDecay` with warmup, its phase picked by `ops.where` instead of `ops.cond`.
 
-    The same arguments and the very same numbers as `CosineDecay` (its own
-    warmup and decay functions compute both phases); only the choice between
-    them differs. Why it matters: Keras's `AdamW` reads the learning rate once
-    per weight for its weight decay (Keras 3.15), so a step of lesson 09's ViT
-    evaluates the schedule 73 times. On TensorFlow each `ops.cond` becomes a
-    `tf.cond` with two small graphs, which `fit` traces and optimises before
-    the first step: about 3 s more per model on a 2-core CPU
-    (bench/schedule_tracing.py). Computing both phases (a few scalar
-    operations each) and keeping one costs nothing measurable.
+    The same arguments and the same rates as `CosineDecay` (its own warmup and
+    decay functions compute both phases); only the way one is chosen differs.
+    Why: Keras's `AdamW` reads the learning rate once for every weight it
+    decays, so the training step of lessons 10 and 12's ViT evaluates the
+    schedule 73 times. On TensorFlow each `ops.cond` becomes a `tf.cond`, two
+    small graphs that `fit` must build and optimise before the first step;
+    `ops.where` adds none. What that saves is measured in bench/README.md
+    ("TensorFlow's first epoch: a branch per weight in the learning-rate
+    schedule").
 
     Made by `warmup_cosine`; needs `warmup_target` (the peak rate).
 
@@ -98,8 +98,8 @@ class WarmupCosine(keras.optimizers.schedules.CosineDecay):
             warmup_steps = ops.cast(self.warmup_steps, dtype)
             target = ops.cast(self.warmup_target, dtype)
             step = ops.minimum(ops.cast(step, dtype), decay_steps + warmup_steps)  # flat after the end
-            # Both phases, as CosineDecay computes them (with 0 warmup steps the first is
-            # 0/0, never picked).
-            warming = self._warmup_function(step, warmup_steps, target, initial)
+            # Both phases, with CosineDecay's own (private) functions, so the rates stay Keras's.
+            # At least 1 step to divide by: with no warmup, the unused phase would be step/0.
+            warming = self._warmup_function(step, ops.maximum(warmup_steps, 1.0), target, initial)
             decaying = self._decay_function(step - warmup_steps, decay_steps, target, dtype)
             return ops.where(step < warmup_steps, warming, decaying)
