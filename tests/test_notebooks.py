@@ -57,6 +57,26 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
     assert harness.backend_used(executed) == keras.backend.backend()
 
 
+def test_time_smoke_runs_what_the_tests_run(tmp_path, capsys, monkeypatch):
+    # `time --smoke` measures the course's 60-second limit: the notebook must see KERASKIT_SMOKE=1.
+    notebook = harness.nbformat.v4.new_notebook()
+    printer = 'import os\nprint("smoke:", os.environ.get("KERASKIT_SMOKE"))'
+    notebook.cells = [harness.nbformat.v4.new_code_cell(printer)]
+    path = tmp_path / "00_tiny.ipynb"
+    harness.nbformat.write(notebook, path)
+    copies = tmp_path / "executed"
+    assert harness.main(["time", "--smoke", "--backend", "jax", "--save", str(copies), str(path)]) == 0
+    assert "s at smoke size on jax" in capsys.readouterr().out
+    executed = harness.nbformat.read(copies / path.name, as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "smoke: 1\n"
+    # and without the flag, the full-size run, even when the caller's environment has it set
+    monkeypatch.setenv("KERASKIT_SMOKE", "1")
+    assert harness.main(["time", "--backend", "jax", "--save", str(copies), str(path)]) == 0
+    assert "s at full size on jax" in capsys.readouterr().out
+    executed = harness.nbformat.read(copies / path.name, as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "smoke: None\n"
+
+
 def test_recorded_runs_a_lesson_quotes_are_the_tools_own():
     # Lesson 09's section 8 prints full-plan accuracies it could not afford to train itself
     # (over 20 minutes); each must be one tools/vit_plans.py lists with its command.

@@ -174,15 +174,17 @@ def run(paths, backend=None):
         print(f"  stored outputs of {path.name} ({seconds:.0f} s)", flush=True)
 
 
-def time_runs(paths, backend=None, save=None):
-    """Execute each notebook at full size and print how long it took; its file is left as it was.
+def time_runs(paths, backend=None, save=None, smoke=False):
+    """Execute each notebook and print how long it took; its file is left as it was.
 
     `save`, a folder: write each executed copy there, to read what it printed on that backend.
+    `smoke`: time the run the tests make (KERASKIT_SMOKE=1) instead of the full-size one.
     """
+    size = "smoke size" if smoke else "full size"
     for path in paths:
-        notebook, seconds = execute(path, backend=backend)
+        notebook, seconds = execute(path, backend=backend, smoke=smoke)
         used = backend_used(notebook) if backend is None else backend
-        print(f"{path.name}: {seconds:.0f} s at full size on {used}", flush=True)
+        print(f"{path.name}: {seconds:.0f} s at {size} on {used}", flush=True)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, save / path.name)
@@ -206,6 +208,7 @@ def main(argv=None):
         help="default: $KERAS_BACKEND, else what each notebook's setup cell picks",
     )
     parser.add_argument("--save", type=Path, help="time: write the executed copies to this folder")
+    parser.add_argument("--smoke", action="store_true", help="time: the tests' small run (KERASKIT_SMOKE=1)")
     # Intermixed: options may come before the notebooks too (`time --backend jax course/09_...`).
     args = parser.parse_intermixed_args(argv)
     paths = [path.resolve() for path in args.notebooks] or lessons()
@@ -213,7 +216,7 @@ def main(argv=None):
         run(paths, args.backend)
         return 0
     if args.command == "time":
-        time_runs(paths, args.backend, args.save)
+        time_runs(paths, args.backend, args.save, args.smoke)
         return 0
     return 0 if check(paths) else 1
 
