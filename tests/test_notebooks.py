@@ -59,8 +59,9 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
 
 def test_time_smoke_runs_what_the_tests_run(tmp_path, capsys, monkeypatch):
     # `time --smoke` measures the course's 60-second limit: the notebook must see KERASKIT_SMOKE=1.
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     notebook = harness.nbformat.v4.new_notebook()
-    printer = 'import os\nprint("smoke:", os.environ.get("KERASKIT_SMOKE"))'
+    printer = 'import os\nprint("smoke:", os.environ.get("KERASKIT_SMOKE"), os.environ.get("XLA_FLAGS"))'
     notebook.cells = [harness.nbformat.v4.new_code_cell(printer)]
     path = tmp_path / "00_tiny.ipynb"
     harness.nbformat.write(notebook, path)
@@ -68,13 +69,13 @@ def test_time_smoke_runs_what_the_tests_run(tmp_path, capsys, monkeypatch):
     assert harness.main(["time", "--smoke", "--backend", "jax", "--save", str(copies), str(path)]) == 0
     assert "s at smoke size on jax" in capsys.readouterr().out
     executed = harness.nbformat.read(copies / path.name, as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "smoke: 1\n"
+    assert executed.cells[0].outputs[0]["text"] == f"smoke: 1 {harness.SMOKE_XLA_FLAGS}\n"
     # and without the flag, the full-size run, even when the caller's environment has it set
     monkeypatch.setenv("KERASKIT_SMOKE", "1")
     assert harness.main(["time", "--backend", "jax", "--save", str(copies), str(path)]) == 0
     assert "s at full size on jax" in capsys.readouterr().out
     executed = harness.nbformat.read(copies / path.name, as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "smoke: None\n"
+    assert executed.cells[0].outputs[0]["text"] == "smoke: None None\n"
 
 
 def test_recorded_runs_a_lesson_quotes_are_the_tools_own():

@@ -2,10 +2,11 @@
 
     python tools/notebooks.py run [NOTEBOOK ...]     execute at full size, store outputs
     python tools/notebooks.py check [NOTEBOOK ...]   fail if stored outputs are stale
-    python tools/notebooks.py time --backend jax [--save DIR] [NOTEBOOK ...]
+    python tools/notebooks.py time --backend jax [--save DIR] [--smoke] [NOTEBOOK ...]
                                                      execute at full size, print the seconds;
                                                      the course files are left as they are
-                                                     (--save: the executed copies go to DIR)
+                                                     (--save: the executed copies go to DIR;
+                                                     --smoke: the tests' small run instead)
 
 A notebook's metadata records a hash of its code cells when `run` stores its
 outputs. If a code cell changes afterwards, the hash no longer matches and
@@ -13,6 +14,9 @@ outputs. If a code cell changes afterwards, the hash no longer matches and
 Execution uses nbclient in a fresh kernel, like a learner's "Restart & Run all",
 started with `keraskit.training.KEEP_FREED_MEMORY_ENV` in its environment, as the
 README asks a learner to start Jupyter on Linux (JAX trains faster with it).
+A smoke run (KERASKIT_SMOKE=1, what the tests execute) also asks XLA for quick compilation
+instead of fast code, `SMOKE_XLA_FLAGS`: it checks that every cell runs, and its tiny models
+spend most of their time being compiled.
 """
 
 import argparse
@@ -30,6 +34,9 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "course"
 METADATA_KEY = "keraskit"
+# XLA (JAX's compiler, and TensorFlow's with jit_compile=True) without LLVM's optimisations:
+# on this 2-core CPU lesson 11's smoke run on jax took 68 s with them against 100 s without.
+SMOKE_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 # A lesson's intro says how long it takes; `run` writes the measured figure here.
 RUNTIME = re.compile(r"<!-- runtime -->.*?<!-- /runtime -->", re.DOTALL)
 
@@ -73,6 +80,7 @@ def execute(path, backend=None, smoke=False, timeout=600):
     env.pop("MPLBACKEND", None)  # a non-inline backend would keep plots out of the notebook
     if smoke:
         env["KERASKIT_SMOKE"] = "1"
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SMOKE_XLA_FLAGS}".strip()
     else:
         env.pop("KERASKIT_SMOKE", None)
     client = NotebookClient(
