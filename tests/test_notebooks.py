@@ -57,9 +57,11 @@ def test_time_runs_a_notebook_and_leaves_its_file_alone(tmp_path, capsys):
     assert harness.backend_used(executed) == keras.backend.backend()
 
 
+@pytest.mark.once("the harness's environment, with a notebook that only prints it")
 def test_time_smoke_runs_what_the_tests_run(tmp_path, capsys, monkeypatch):
-    # `time --smoke` measures the course's 60-second limit: the notebook must see KERASKIT_SMOKE=1.
-    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    # `time --smoke` measures the course's 60-second limit: the notebook must see KERASKIT_SMOKE=1,
+    # and XLA's quick-compilation flags added to the caller's, whose own settings win.
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=1 --xla_cpu_use_onednn=false")
     notebook = harness.nbformat.v4.new_notebook()
     printer = 'import os\nprint("smoke:", os.environ.get("KERASKIT_SMOKE"), os.environ.get("XLA_FLAGS"))'
     notebook.cells = [harness.nbformat.v4.new_code_cell(printer)]
@@ -69,13 +71,24 @@ def test_time_smoke_runs_what_the_tests_run(tmp_path, capsys, monkeypatch):
     assert harness.main(["time", "--smoke", "--backend", "jax", "--save", str(copies), str(path)]) == 0
     assert "s at smoke size on jax" in capsys.readouterr().out
     executed = harness.nbformat.read(copies / path.name, as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == f"smoke: 1 {harness.SMOKE_XLA_FLAGS}\n"
-    # and without the flag, the full-size run, even when the caller's environment has it set
+    assert executed.cells[0].outputs[0]["text"] == (
+        "smoke: 1 --xla_backend_optimization_level=1 --xla_cpu_use_onednn=false"
+        " --xla_llvm_disable_expensive_passes=true\n"
+    )
+    # Without --smoke: the full-size run, even when the caller's environment sets KERASKIT_SMOKE,
+    # and the caller's XLA flags as they were.
     monkeypatch.setenv("KERASKIT_SMOKE", "1")
+    monkeypatch.delenv("XLA_FLAGS")
     assert harness.main(["time", "--backend", "jax", "--save", str(copies), str(path)]) == 0
     assert "s at full size on jax" in capsys.readouterr().out
     executed = harness.nbformat.read(copies / path.name, as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "smoke: None None\n"
+
+
+def test_smoke_flags_are_added_once():
+    flags = " ".join(harness.SMOKE_XLA_FLAGS)
+    assert harness.add_xla_flags("", harness.SMOKE_XLA_FLAGS) == flags
+    assert harness.add_xla_flags(flags, harness.SMOKE_XLA_FLAGS) == flags  # e.g. tests/conftest.py's
 
 
 def test_recorded_runs_a_lesson_quotes_are_the_tools_own():

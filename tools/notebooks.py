@@ -3,10 +3,10 @@
     python tools/notebooks.py run [NOTEBOOK ...]     execute at full size, store outputs
     python tools/notebooks.py check [NOTEBOOK ...]   fail if stored outputs are stale
     python tools/notebooks.py time --backend jax [--save DIR] [--smoke] [NOTEBOOK ...]
-                                                     execute at full size, print the seconds;
-                                                     the course files are left as they are
-                                                     (--save: the executed copies go to DIR;
-                                                     --smoke: the tests' small run instead)
+                                                     execute at full size (--smoke: the tests'
+                                                     small run), print the seconds; the course
+                                                     files are left as they are (--save: the
+                                                     executed copies go to DIR)
 
 A notebook's metadata records a hash of its code cells when `run` stores its
 outputs. If a code cell changes afterwards, the hash no longer matches and
@@ -16,7 +16,7 @@ started with `keraskit.training.KEEP_FREED_MEMORY_ENV` in its environment, as th
 README asks a learner to start Jupyter on Linux (JAX trains faster with it).
 A smoke run (KERASKIT_SMOKE=1, what the tests execute) also asks XLA for quick compilation
 instead of fast code, `SMOKE_XLA_FLAGS`: it checks that every cell runs, and its tiny models
-spend most of their time being compiled.
+spend most of their time being compiled. Full-size runs, whose outputs are stored, never get them.
 """
 
 import argparse
@@ -34,9 +34,11 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 COURSE = ROOT / "course"
 METADATA_KEY = "keraskit"
-# XLA (JAX's compiler, and TensorFlow's with jit_compile=True) without LLVM's optimisations:
-# on this 2-core CPU lesson 11's smoke run on jax took 68 s with them against 100 s without.
-SMOKE_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# Flags that make XLA (JAX's compiler, and TensorFlow's with jit_compile=True) skip LLVM's
+# optimisations. Lesson 11's smoke run on jax (AMD EPYC, 2 cores, 2026-12-03): 72 s with both,
+# 94 and 100 s with neither. tests/conftest.py sets the first for every test process already;
+# a flag the caller set is left as it is.
+SMOKE_XLA_FLAGS = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true")
 # A lesson's intro says how long it takes; `run` writes the measured figure here.
 RUNTIME = re.compile(r"<!-- runtime -->.*?<!-- /runtime -->", re.DOTALL)
 
@@ -80,7 +82,7 @@ def execute(path, backend=None, smoke=False, timeout=600):
     env.pop("MPLBACKEND", None)  # a non-inline backend would keep plots out of the notebook
     if smoke:
         env["KERASKIT_SMOKE"] = "1"
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SMOKE_XLA_FLAGS}".strip()
+        env["XLA_FLAGS"] = add_xla_flags(env.get("XLA_FLAGS", ""), SMOKE_XLA_FLAGS)
     else:
         env.pop("KERASKIT_SMOKE", None)
     client = NotebookClient(
@@ -92,6 +94,12 @@ def execute(path, backend=None, smoke=False, timeout=600):
     start = time.perf_counter()
     client.execute(env=env)
     return notebook, time.perf_counter() - start
+
+
+def add_xla_flags(flags, extra):
+    """`flags`, an XLA_FLAGS value, with each flag of `extra` whose name it does not set yet."""
+    names = {flag.split("=")[0] for flag in flags.split()}
+    return " ".join(flags.split() + [flag for flag in extra if flag.split("=")[0] not in names])
 
 
 # TensorFlow's C++ runtime logs lines like "I0000 00:00:17954.. 123 port.cc:153] oneDNN ..."
@@ -216,7 +224,9 @@ def main(argv=None):
         help="default: $KERAS_BACKEND, else what each notebook's setup cell picks",
     )
     parser.add_argument("--save", type=Path, help="time: write the executed copies to this folder")
-    parser.add_argument("--smoke", action="store_true", help="time: the tests' small run (KERASKIT_SMOKE=1)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="time: the tests' small run (KERASKIT_SMOKE=1, SMOKE_XLA_FLAGS)"
+    )
     # Intermixed: options may come before the notebooks too (`time --backend jax course/09_...`).
     args = parser.parse_intermixed_args(argv)
     paths = [path.resolve() for path in args.notebooks] or lessons()
