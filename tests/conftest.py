@@ -18,8 +18,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # (2026-12-01): lessons 09-12 in smoke mode on jax 132 s -> 101 s; the model, training, block and
 # attention tests 136 s -> 120 s; the whole jax suite 676 s (829 s in the last CI run without it).
 # TensorFlow reads the flag too, for its jit_compile; no measurable change there (104 s vs 100 s
-# for four lessons). Kernels and subprocesses inherit it. tools/notebooks.py adds it, and one more
-# flag, to every smoke run it starts (SMOKE_XLA_FLAGS), in or outside the tests.
+# for four lessons). Kernels and subprocesses inherit it. tools/notebooks.py sets the same flag for
+# every smoke run it starts (SMOKE_XLA_FLAG), in or outside the tests.
 if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
