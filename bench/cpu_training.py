@@ -36,6 +36,11 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
   Keras's `CosineDecay` with its warmup options, or `keraskit.training.warmup_cosine` (the same
   rates, the phase picked with `ops.where`). Their first epochs show what `CosineDecay`'s
   `tf.cond`s cost (bench/README.md, "a branch per weight in the learning-rate schedule").
+- `keras-tensorflow-adam`, `keras-tensorflow-adam-warmup-cosine` (only when asked for):
+  `keras-tensorflow-built` and `keras-tensorflow-warmup-cosine` with Adam instead of AdamW. AdamW
+  reads the learning rate once for every weight it decays and once more for the update, so its
+  traced step holds one copy of the schedule per weight; Adam decays nothing and reads it once.
+  The four first epochs show what those copies cost (bench/README.md, "the schedule's copies").
 - `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
   CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
   around them) to the YNNPACK library as one "YNN fusion" each; `-off` turns that off
@@ -55,6 +60,8 @@ Keras runs the first epoch's seconds (the same 24 steps, plus tracing or compili
     python bench/cpu_training.py --batch 128 --runs keras-jax keras-jax-ynn-dots keras-torch pytorch
     python bench/cpu_training.py --batch 128 --runs keras-tensorflow-built keras-tensorflow-cosine-decay \
         keras-tensorflow-warmup-cosine
+    python bench/cpu_training.py --batch 128 --runs keras-tensorflow-built keras-tensorflow-warmup-cosine \
+        keras-tensorflow-adam keras-tensorflow-adam-warmup-cosine
 
 The last line is the key ratio: keraskit on the course's CPU backend over plain PyTorch.
 """
@@ -73,8 +80,8 @@ import _common  # noqa: E402
 RUNS = ("keras-jax", "keras-jax-malloc-default", "keras-tensorflow", "keras-torch", "pytorch")
 # keras-torch-compiled: its compilation alone takes over a minute here.
 ON_REQUEST = ("keras-torch-compiled", "keras-tensorflow-xla", "keras-tensorflow-built",
-              "keras-tensorflow-cosine-decay", "keras-tensorflow-warmup-cosine", "keras-jax-ynn-off",
-              "keras-jax-ynn-dots")  # fmt: skip
+              "keras-tensorflow-cosine-decay", "keras-tensorflow-warmup-cosine", "keras-tensorflow-adam",
+              "keras-tensorflow-adam-warmup-cosine", "keras-jax-ynn-off", "keras-jax-ynn-dots")  # fmt: skip
 # The XLA flag each keras-jax-ynn-* run sets (an empty list of fusion kinds turns YNN fusions off).
 YNN_FUSIONS = {"keras-jax-ynn-off": "", "keras-jax-ynn-dots": "individual_dot"}
 SIZES = dict(image_size=28, patch_size=7, channels=1, hidden_dim=64, num_layers=4, num_heads=4,
@@ -93,7 +100,7 @@ COURSE_BACKEND = "torch"
 
 
 def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, xla_flags="",
-              build_optimizer=False, schedule=None):  # fmt: skip
+              build_optimizer=False, schedule=None, weight_decay=True):  # fmt: skip
     os.environ["KERAS_BACKEND"] = backend
     if xla_flags:  # read once, when JAX starts XLA: before Keras imports it
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {xla_flags}".strip()
@@ -114,8 +121,10 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
         learning_rate = keras.optimizers.schedules.CosineDecay(0.0, 540, warmup_target=1e-3, warmup_steps=60)
     elif schedule == "warmup-cosine":  # the same rates from keraskit
         learning_rate = warmup_cosine(1e-3, total_steps=600, warmup_steps=60)
+    # Adam when there is no weight decay: AdamW would still decay, by weight_decay * rate, each step.
+    optimizer = (keras.optimizers.AdamW if weight_decay else keras.optimizers.Adam)(learning_rate)
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit_compile,
     )
@@ -258,6 +267,10 @@ def child(run, model_name, batch):
     elif run in ("keras-tensorflow-cosine-decay", "keras-tensorflow-warmup-cosine"):
         schedule = run.removeprefix("keras-tensorflow-")
         result = keras_run(model_name, "tensorflow", batch, build_optimizer=True, schedule=schedule)
+    elif run in ("keras-tensorflow-adam", "keras-tensorflow-adam-warmup-cosine"):
+        schedule = "warmup-cosine" if run.endswith("warmup-cosine") else None
+        result = keras_run(model_name, "tensorflow", batch, build_optimizer=True, schedule=schedule,
+                           weight_decay=False)  # fmt: skip
     elif run == "keras-jax-malloc-default":
         result = keras_run(model_name, "jax", batch, keep_memory=False)
     elif run in YNN_FUSIONS:

@@ -170,6 +170,31 @@ def test_what_keras_creates_while_tensorflow_traces_the_first_step():
     assert created_while_tracing(build_optimizer=True, metrics=[metric_object])[0] == []
 
 
+def test_adamw_reads_the_rate_once_per_decayed_weight_and_adam_once():
+    """Why `cpu_training.py --runs keras-tensorflow-adam*` exist: Keras's AdamW reads its learning
+    rate once for every weight it decays and once for the update (on torch, once for all the
+    decays together), Adam once. On TensorFlow and JAX each read is a copy of the schedule in the
+    traced step. One eager step of a model with 4 weights, the schedule counting its calls; if Keras
+    began to read the rate once, the AdamW count fails and the runs measure nothing."""
+    calls = []
+
+    class CountingSchedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            calls.append(step)
+            return keras.ops.convert_to_tensor(1e-3)
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    variables = model.trainable_variables
+    reads = {}
+    for optimizer in (keras.optimizers.AdamW(CountingSchedule()), keras.optimizers.Adam(CountingSchedule())):
+        optimizer.build(variables)
+        calls.clear()
+        optimizer.apply([keras.ops.ones(v.shape) for v in variables], variables)
+        reads[type(optimizer).__name__] = len(calls)
+    per_step = 2 if keras.backend.backend() == "torch" else len(variables) + 1
+    assert reads == {"AdamW": per_step, "Adam": 1}
+
+
 def test_the_jax_step_profile_finds_xlas_own_work_in_the_trace():
     """`jax_step_profile.py` reads the Perfetto trace that `jax.profiler.trace` writes: a format
     JAX does not promise to keep. A tiny run must find XLA's fusions in it, taking time, beside
