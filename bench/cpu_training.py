@@ -39,7 +39,8 @@ Batch 256 (`--batch` to change it), AdamW, sparse cross-entropy from logits, syn
 - `keras-tensorflow-adam`, `keras-tensorflow-adam-warmup-cosine` (only when asked for):
   `keras-tensorflow-built` and `keras-tensorflow-warmup-cosine` with Adam instead of AdamW. AdamW
   reads the learning rate once for every weight it decays and once more for the update, so its
-  traced step holds one copy of the schedule per weight; Adam decays nothing and reads it once.
+  traced step holds one copy of the schedule per decayed weight, plus one; Adam decays nothing and
+  reads it once.
   The four first epochs show what those copies cost (bench/README.md, "the schedule's copies").
 - `keras-jax-ynn-off`, `keras-jax-ynn-dots` (only when asked for): `keras-jax` with one XLA
   CPU flag changed. XLA hands groups of operations (dots, reductions, element-wise work
@@ -121,7 +122,7 @@ def keras_run(model_name, backend, batch, jit_compile="auto", keep_memory=True, 
         learning_rate = keras.optimizers.schedules.CosineDecay(0.0, 540, warmup_target=1e-3, warmup_steps=60)
     elif schedule == "warmup-cosine":  # the same rates from keraskit
         learning_rate = warmup_cosine(1e-3, total_steps=600, warmup_steps=60)
-    # Adam when there is no weight decay: AdamW would still decay, by weight_decay * rate, each step.
+    # Adam, not AdamW(weight_decay=0): AdamW refuses None, and at 0 still reads the rate for every weight.
     optimizer = (keras.optimizers.AdamW if weight_decay else keras.optimizers.Adam)(learning_rate)
     model.compile(
         optimizer=optimizer,

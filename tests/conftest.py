@@ -20,15 +20,18 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # TensorFlow reads the flag too, for its jit_compile; no measurable change there (104 s vs 100 s
 # for four lessons). Kernels and subprocesses inherit it. tools/notebooks.py sets the same flag for
 # every smoke run it starts (SMOKE_XLA_FLAG), in or outside the tests.
-# JAX's persistent compilation cache (JAX_COMPILATION_CACHE_DIR) is deliberately not set: shared by
-# the session's processes, it made the 13 smoke runs on jax slower, not faster (`pytest -n 2
-# tests/test_notebooks.py -k smoke_mode`: 399 s with it, writing 5,446 small programs, 313 s without,
-# one after the other, 2026-12-03). A fresh cache per notebook, for the models a lesson builds twice,
-# changed lesson 11 and 12 by less than the machine's noise.
 if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
+
+# JAX's persistent compilation cache (JAX_COMPILATION_CACHE_DIR) is deliberately not set. Started
+# empty, shared by the session's processes and caching every compilation
+# (JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0; by default only those of 1 s or more), it
+# was slower, not faster, in one pair of runs (`pytest -n 2 tests/test_notebooks.py -k smoke_mode`
+# on jax, 2026-12-03: 399 s with it, 5,446 cache entries written, then 313 s without). A cache fresh
+# for each notebook, which can help only where a lesson compiles the same model twice, moved lessons
+# 11 and 12 by less than the spread between runs of one setting (README.md, Results).
 
 import contextlib  # noqa: E402
 
